@@ -1,0 +1,152 @@
+/*
+ * onem2m/psk.h: oneM2M symmetric-key authentication for any OpenSSL SSL_CTX.
+ *
+ * An application attaches the library to its SSL_CTX as a Receiver (TLS
+ * server, a CSE) or as an Originator (TLS client, an AE or registree CSE).
+ * The library then answers OpenSSL's PSK callbacks for TLS 1.2 and TLS 1.3:
+ * it encodes and parses the identity "vN:KeyID", negotiates the KDF version,
+ * asks the keystore to derive the PSK through the onem2m provider, applies
+ * the server's policy, and records which KeyID and version authenticated
+ * the peer.
+ *
+ *   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+ *   ONEM2M_KEYSTORE *ks = ONEM2M_KEYSTORE_load_file("/etc/onem2m/keys");
+ *   if (ks == NULL || !ONEM2M_PSK_attach_server(ctx, ks))
+ *       ERR_print_errors_fp(stderr);
+ *   ONEM2M_KEYSTORE_free(ks);    (the SSL_CTX holds its own reference)
+ *   ... SSL_accept() ...
+ *   printf("peer %s, version %d\n", ONEM2M_PSK_get0_key_id(ssl),
+ *          ONEM2M_PSK_get_version(ssl));
+ *
+ * Functions that return int return 1 on success and 0 on failure, with the
+ * reason on OpenSSL's error queue (library "oneM2M PSK", reason codes
+ * ONEM2M_R_* below), as OpenSSL's own functions do.
+ */
+#ifndef ONEM2M_PSK_H
+#define ONEM2M_PSK_H
+
+#include <openssl/ssl.h>
+#include <stddef.h>
+
+#include "onem2m/keystore.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bit sets of KDF versions (spec section 4): bit N is version N. */
+#define ONEM2M_VERSION_BIT(v) (1u << (v))
+/* A server's default: versions 1, 2 and 3; version 0 only when set. */
+#define ONEM2M_VERSIONS_DEFAULT 0x0eu
+#define ONEM2M_VERSIONS_ALL 0x0fu
+
+/* Options for ONEM2M_PSK_CTX_set_options. */
+/* Server: answer an unknown KeyID or a refused version openly
+ * (unknown_psk_identity in TLS 1.2, a declined identity in TLS 1.3) instead
+ * of with a decoy PSK that looks like a wrong key. */
+#define ONEM2M_PSK_OPT_REVEAL_UNKNOWN 0x1u
+/* Server: also accept TLS 1.3 psk_ke (no forward secrecy). Off by default:
+ * psk_dhe_ke is required. */
+#define ONEM2M_PSK_OPT_ALLOW_PSK_KE 0x2u
+
+/*
+ * ONEM2M_PSK_attach_server makes |ctx| a oneM2M Receiver that looks up
+ * clients' KeyIDs in |ks|. It installs the TLS 1.2 PSK server callback and
+ * identity hint, the TLS 1.3 find-session callback, a ClientHello callback
+ * (to pick a TLS 1.3 suite whose hash matches the offered PSK) and an info
+ * callback (for the handshake log; an info callback set earlier is still
+ * called). It takes a reference on |ks|. It fails when the provider's KDF
+ * cannot be fetched, or when |ctx| enables no PSK cipher suite.
+ * Call it after SSL_CTX_set_cipher_list / SSL_CTX_set_ciphersuites.
+ *
+ * The KDF is fetched in the default library context. An SSL_CTX made with
+ * SSL_CTX_new_ex needs ONEM2M_PSK_attach_server_ex with the same |libctx|
+ * and |propq| (OpenSSL 3.0 has no getter for them). If the provider is not
+ * loaded in that library context, the library loads its built-in copy
+ * there, keeping the default provider available.
+ */
+int ONEM2M_PSK_attach_server(SSL_CTX *ctx, ONEM2M_KEYSTORE *ks);
+int ONEM2M_PSK_attach_server_ex(SSL_CTX *ctx, ONEM2M_KEYSTORE *ks,
+                                OSSL_LIB_CTX *libctx, const char *propq);
+
+/*
+ * ONEM2M_PSK_attach_client makes |ctx| a oneM2M Originator that
+ * authenticates as |key_id|, whose Root Key |ks| holds. It installs the
+ * TLS 1.2 PSK client callback and the TLS 1.3 use-session callback, and
+ * restricts the TLS 1.3 suites to those whose hash matches the PSK of the
+ * highest allowed (or pinned) version. It takes a reference on |ks|. It
+ * fails on an invalid |key_id| (spec section 2), a KeyID that |ks| does not
+ * hold, or a KDF that cannot be fetched.
+ */
+int ONEM2M_PSK_attach_client(SSL_CTX *ctx, ONEM2M_KEYSTORE *ks,
+                             const char *key_id);
+int ONEM2M_PSK_attach_client_ex(SSL_CTX *ctx, ONEM2M_KEYSTORE *ks,
+                                const char *key_id, OSSL_LIB_CTX *libctx,
+                                const char *propq);
+
+/*
+ * ONEM2M_PSK_CTX_set_versions sets the KDF versions |ctx| allows (a set of
+ * ONEM2M_VERSION_BIT). A server lists them in its TLS 1.2 hint; a client
+ * picks the highest one the server also allows. Fails on an empty set, on
+ * bits above version 3, or on a |ctx| that is not attached.
+ */
+int ONEM2M_PSK_CTX_set_versions(SSL_CTX *ctx, unsigned int versions);
+
+/* ONEM2M_PSK_CTX_get_versions returns the allowed set, 0 if not attached. */
+unsigned int ONEM2M_PSK_CTX_get_versions(const SSL_CTX *ctx);
+
+/*
+ * ONEM2M_PSK_CTX_pin_version makes a client use |version| only, whatever
+ * the server's hint lists; -1 removes the pin. Fails on a server |ctx| or a
+ * version outside 0 to 3.
+ */
+int ONEM2M_PSK_CTX_pin_version(SSL_CTX *ctx, int version);
+
+/* ONEM2M_PSK_CTX_set_options sets ONEM2M_PSK_OPT_* flags (replacing them).*/
+int ONEM2M_PSK_CTX_set_options(SSL_CTX *ctx, unsigned int options);
+
+/*
+ * ONEM2M_PSK_log_cb receives one line per handshake: peer address, KeyID,
+ * version, protocol, suite, outcome and, on failure, the reason. The line
+ * never holds key bytes. It is called on the thread running the handshake.
+ */
+typedef void (*ONEM2M_PSK_log_cb)(const SSL *ssl, const char *line,
+                                  void *arg);
+
+/* ONEM2M_PSK_CTX_set_log_callback sets (or with NULL clears) the logger.
+ * Logging is off until it is set. */
+int ONEM2M_PSK_CTX_set_log_callback(SSL_CTX *ctx, ONEM2M_PSK_log_cb cb,
+                                    void *arg);
+
+/*
+ * ONEM2M_PSK_get0_key_id returns the KeyID that authenticated the peer of
+ * |ssl| (on a client: its own KeyID, once the server accepted it), or NULL
+ * before a successful handshake. The string belongs to |ssl|.
+ */
+const char *ONEM2M_PSK_get0_key_id(const SSL *ssl);
+
+/* ONEM2M_PSK_get_version returns the negotiated KDF version, or -1 before
+ * a successful handshake. */
+int ONEM2M_PSK_get_version(const SSL *ssl);
+
+/*
+ * ONEM2M_PSK_get0_failure returns, after a failed handshake, the library's
+ * reason in words (for example "unknown KeyID" on a server, or "no common
+ * KDF version: server allows 1,2, client allows 3" on a client), or NULL
+ * when the library saw no failure of its own. The string belongs to |ssl|.
+ */
+const char *ONEM2M_PSK_get0_failure(const SSL *ssl);
+
+/*
+ * ONEM2M_PSK_client_hello_cb is the ClientHello callback that
+ * ONEM2M_PSK_attach_server installs. An application that sets its own
+ * callback with SSL_CTX_set_client_hello_cb must call this one from it and
+ * honour its result.
+ */
+int ONEM2M_PSK_client_hello_cb(SSL *ssl, int *alert, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ONEM2M_PSK_H */
