@@ -65,6 +65,4 @@ void RaiseErrorAt(const char* file, int line, const char* func, int reason,
 
 }  // namespace onem2m
 
-extern "C" int ONEM2M_get_error_library(void) {
-  return onem2m::LibraryCode();
-}
+extern "C" int ONEM2M_get_error_library(void) { return onem2m::LibraryCode(); }

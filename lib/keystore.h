@@ -115,8 +115,7 @@ std::unique_ptr<Keystore> MakeMemoryKeystore();
 // DeriveWithKdf runs ONEM2M-PSK (|kdf|) on a Root Key: the one place where
 // Root Key bytes meet the provider. Raises DERIVATION_FAILED on failure.
 bool DeriveWithKdf(EVP_KDF* kdf, const SecretBuffer& root_key,
-                   std::string_view key_id, Version version,
-                   SecretBuffer* psk);
+                   std::string_view key_id, Version version, SecretBuffer* psk);
 
 }  // namespace onem2m
 

@@ -6,8 +6,7 @@ namespace {
 
 bool IsKeyIdChar(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
-         c == '@';
+         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '@';
 }
 
 }  // namespace

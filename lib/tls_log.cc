@@ -1,1 +1,154 @@
-// placeholder: being written
+// The end of a handshake: marking the peer authenticated, and the one log
+// line per handshake that the application may ask for. The line holds
+// metadata only (peer, KeyID, version, protocol, suite, outcome, reason),
+// never key bytes.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdio>
+
+#include "tls_state.h"
+
+namespace onem2m {
+
+namespace {
+
+// PeerAddress returns "host:port" of |ssl|'s socket, or "-" if it has none.
+std::string PeerAddress(const SSL* ssl) {
+  int fd = SSL_get_fd(ssl);
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (fd < 0 || getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len)) {
+    return "-";
+  }
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (addr.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+    port = ntohs(in->sin_port);
+    return std::string(host) + ":" + std::to_string(port);
+  }
+  if (addr.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+    port = ntohs(in6->sin6_port);
+    return "[" + std::string(host) + "]:" + std::to_string(port);
+  }
+  return "-";
+}
+
+// ExplainAlert turns a fatal alert into the reason a user can act on,
+// using what the library knows about this connection.
+std::string ExplainAlert(const SSL* ssl, const SslState& s, bool sent,
+                         int alert) {
+  const char* desc = SSL_alert_desc_string_long(alert);
+  bool server = SSL_is_server(const_cast<SSL*>(ssl));
+  int code = alert & 0xff;
+  // A wrong key shows as a record MAC failure (TLS 1.2 Finished) or a
+  // binder that does not verify (TLS 1.3; OpenSSL 3.0 sends
+  // illegal_parameter for it).
+  bool mac_failure =
+      code == SSL_AD_DECRYPT_ERROR || code == SSL_AD_BAD_RECORD_MAC ||
+      (code == SSL_AD_ILLEGAL_PARAMETER && SSL_version(ssl) == TLS1_3_VERSION);
+  if (server && sent && mac_failure && s.real_key) {
+    return std::string(
+               "wrong Root Key: the client's Finished or binder did "
+               "not verify (alert ") +
+           desc + ")";
+  }
+  if (!server && !sent &&
+      (mac_failure || code == SSL_AD_HANDSHAKE_FAILURE ||
+       code == TLS1_AD_UNKNOWN_PSK_IDENTITY)) {
+    return std::string(
+               "PSK rejected by peer (unknown identity or wrong "
+               "key): alert ") +
+           desc;
+  }
+  return std::string(sent ? "sent" : "received") + " alert " + desc;
+}
+
+}  // namespace
+
+void LogHandshake(const SSL* ssl, bool ok) {
+  const CtxState* ctx = GetCtxState(SSL_get_SSL_CTX(ssl));
+  SslState* s = GetSslState(ssl);
+  if (ctx == nullptr || s == nullptr || s->logged) {
+    return;
+  }
+  s->logged = true;
+  if (ctx->log_cb == nullptr) {
+    return;
+  }
+
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+  std::string line =
+      "peer=" + PeerAddress(ssl) +
+      " role=" + (ctx->role == Role::kServer ? "server" : "client") +
+      " key_id=" + (s->key_id.empty() ? "-" : s->key_id) +
+      " version=" + (s->version >= 0 ? std::to_string(s->version) : "-") +
+      " protocol=" + SSL_get_version(ssl) +
+      " suite=" + (cipher ? SSL_CIPHER_get_name(cipher) : "-") +
+      " outcome=" + (ok ? "ok" : "failed");
+  if (SSL_session_reused(const_cast<SSL*>(ssl))) {
+    line += " resumed=yes";
+  }
+  if (!ok) {
+    line += " reason=\"" + s->failure + "\"";
+  }
+  ctx->log_cb(ssl, line.c_str(), ctx->log_arg);
+}
+
+void InfoCallback(const SSL* ssl, int where, int ret) {
+  try {
+    const CtxState* ctx = GetCtxState(SSL_get_SSL_CTX(ssl));
+    if (ctx == nullptr) {
+      return;
+    }
+    if (ctx->previous_info_cb != nullptr) {
+      ctx->previous_info_cb(ssl, where, ret);
+    }
+
+    if ((where & SSL_CB_HANDSHAKE_DONE) != 0) {
+      SslState* s = GetSslState(ssl);
+      if (s != nullptr && s->real_key && s->version >= 0) {
+        s->authenticated = true;
+        s->failure.clear();
+        LogHandshake(ssl, true);
+      }
+      return;
+    }
+    if ((where & SSL_CB_ALERT) != 0 && (ret >> 8) == SSL3_AL_FATAL) {
+      SslState* s = GetSslState(ssl);
+      if (s == nullptr || s->logged) {
+        return;
+      }
+      bool sent = (where & SSL_CB_WRITE) != 0;
+      if (s->failure.empty() ||
+          (!sent && !SSL_is_server(const_cast<SSL*>(ssl)))) {
+        s->failure = ExplainAlert(ssl, *s, sent, ret);
+      }
+      LogHandshake(ssl, false);
+    }
+  } catch (const std::exception&) {
+    // Logging must never break a handshake.
+  }
+}
+
+}  // namespace onem2m
+
+extern "C" void ONEM2M_PSK_log_failure(const SSL* ssl, const char* reason) {
+  try {
+    onem2m::SslState* s = ssl != nullptr ? onem2m::GetSslState(ssl) : nullptr;
+    if (s == nullptr || s->logged) {
+      return;
+    }
+    if (s->failure.empty() && reason != nullptr) {
+      s->failure = reason;
+    }
+    onem2m::LogHandshake(ssl, false);
+  } catch (const std::exception&) {
+  }
+}

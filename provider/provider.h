@@ -10,7 +10,6 @@
 
 extern "C" int onem2m_provider_init(const OSSL_CORE_HANDLE* handle,
                                     const OSSL_DISPATCH* in,
-                                    const OSSL_DISPATCH** out,
-                                    void** provctx);
+                                    const OSSL_DISPATCH** out, void** provctx);
 
 #endif  // ONEM2M_PROVIDER_PROVIDER_H_

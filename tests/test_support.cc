@@ -325,20 +325,29 @@ BackgroundProcess::BackgroundProcess(
   err_path_ = dir_.path() + "/stderr";
   int out_fd = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   int err_fd = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  int in_fd = open("/dev/null", O_RDONLY);
+  int in_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
   pid_ = fork();
   if (pid_ == 0) {
-    dup2(in_fd, 0);
+    dup2(in_pipe[0], 0);
     dup2(out_fd, 1);
     dup2(err_fd, 2);
     ExecChild(argv, env);
   }
   close(out_fd);
   close(err_fd);
-  close(in_fd);
+  close(in_pipe[0]);
+  stdin_fd_ = in_pipe[1];
 }
 
-BackgroundProcess::~BackgroundProcess() { Stop(); }
+BackgroundProcess::~BackgroundProcess() {
+  Stop();
+  if (stdin_fd_ >= 0) {
+    close(stdin_fd_);
+  }
+}
 
 bool BackgroundProcess::WaitForOutput(const std::string& needle,
                                       std::chrono::milliseconds timeout) const {

@@ -68,13 +68,13 @@ struct CommandResult {
 
 // RunCommand runs |argv| (argv[0] a path) with |input| on stdin, waits up
 // to |timeout|, kills it (by PID) if it runs longer.
-CommandResult RunCommand(const std::vector<std::string>& argv,
-                         const std::string& input = "",
-                         std::chrono::milliseconds timeout =
-                             std::chrono::seconds(30),
-                         const std::map<std::string, std::string>& env = {});
+CommandResult RunCommand(
+    const std::vector<std::string>& argv, const std::string& input = "",
+    std::chrono::milliseconds timeout = std::chrono::seconds(30),
+    const std::map<std::string, std::string>& env = {});
 
-// BackgroundProcess runs a child with stdout and stderr sent to files; the
+// BackgroundProcess runs a child with stdout and stderr sent to files and
+// a standard input that stays open (and empty) until it stops; the
 // destructor kills it by PID (SIGTERM, then SIGKILL) and reaps it.
 class BackgroundProcess {
  public:
@@ -86,9 +86,9 @@ class BackgroundProcess {
 
   pid_t pid() const { return pid_; }
   // WaitForOutput polls stdout+stderr until |needle| appears or |timeout|.
-  bool WaitForOutput(const std::string& needle,
-                     std::chrono::milliseconds timeout =
-                         std::chrono::seconds(10)) const;
+  bool WaitForOutput(
+      const std::string& needle,
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
   std::string Output() const;  // stdout then stderr so far
   bool Running();
   // Stop terminates the child and returns its exit status (or -1).
@@ -96,6 +96,7 @@ class BackgroundProcess {
 
  private:
   pid_t pid_ = -1;
+  int stdin_fd_ = -1;  // kept open: some tools (s_server) quit on EOF
   ScopedTempDir dir_;
   std::string out_path_;
   std::string err_path_;

@@ -17,24 +17,24 @@ extern "C" {
 /* ONEM2M_get_error_library returns the library code of our errors. */
 int ONEM2M_get_error_library(void);
 
-#define ONEM2M_R_INVALID_ARGUMENT 100   /* a NULL or out-of-range argument */
-#define ONEM2M_R_INVALID_KEY_ID 101     /* KeyID breaks spec section 2 */
-#define ONEM2M_R_INVALID_ROOT_KEY 102   /* length, all zero, bad encoding */
-#define ONEM2M_R_KEYSTORE_SYNTAX 103    /* file:line: malformed line */
-#define ONEM2M_R_KEYSTORE_DUPLICATE 104 /* file:line: KeyID seen before */
+#define ONEM2M_R_INVALID_ARGUMENT 100     /* a NULL or out-of-range argument */
+#define ONEM2M_R_INVALID_KEY_ID 101       /* KeyID breaks spec section 2 */
+#define ONEM2M_R_INVALID_ROOT_KEY 102     /* length, all zero, bad encoding */
+#define ONEM2M_R_KEYSTORE_SYNTAX 103      /* file:line: malformed line */
+#define ONEM2M_R_KEYSTORE_DUPLICATE 104   /* file:line: KeyID seen before */
 #define ONEM2M_R_KEYSTORE_PERMISSIONS 105 /* group or others may read */
-#define ONEM2M_R_KEYSTORE_IO 106        /* cannot open or read the file */
-#define ONEM2M_R_UNKNOWN_KEY_ID 107     /* the keystore has no such KeyID */
-#define ONEM2M_R_VERSION_NOT_ALLOWED 108 /* policy refuses the version */
-#define ONEM2M_R_NO_COMMON_VERSION 109  /* client and server share none */
+#define ONEM2M_R_KEYSTORE_IO 106          /* cannot open or read the file */
+#define ONEM2M_R_UNKNOWN_KEY_ID 107       /* the keystore has no such KeyID */
+#define ONEM2M_R_VERSION_NOT_ALLOWED 108  /* policy refuses the version */
+#define ONEM2M_R_NO_COMMON_VERSION 109    /* client and server share none */
 #define ONEM2M_R_PROVIDER_UNAVAILABLE 110 /* the onem2m KDFs cannot load */
-#define ONEM2M_R_DERIVATION_FAILED 111  /* the KDF failed */
-#define ONEM2M_R_NO_PSK_CIPHER 112      /* the SSL_CTX enables no PSK suite */
-#define ONEM2M_R_HASH_MISMATCH 113      /* TLS 1.3 suite hash != PSK hash */
-#define ONEM2M_R_NOT_ATTACHED 114       /* SSL_CTX has no oneM2M state */
-#define ONEM2M_R_WRONG_ROLE 115         /* a client call on a server ctx */
-#define ONEM2M_R_NOT_SUPPORTED 116      /* e.g. reload of a memory store */
-#define ONEM2M_R_INTERNAL_ERROR 117     /* allocation failure, exception */
+#define ONEM2M_R_DERIVATION_FAILED 111    /* the KDF failed */
+#define ONEM2M_R_NO_PSK_CIPHER 112        /* the SSL_CTX enables no PSK suite */
+#define ONEM2M_R_HASH_MISMATCH 113        /* TLS 1.3 suite hash != PSK hash */
+#define ONEM2M_R_NOT_ATTACHED 114         /* SSL_CTX has no oneM2M state */
+#define ONEM2M_R_WRONG_ROLE 115           /* a client call on a server ctx */
+#define ONEM2M_R_NOT_SUPPORTED 116        /* e.g. reload of a memory store */
+#define ONEM2M_R_INTERNAL_ERROR 117       /* allocation failure, exception */
 
 #ifdef __cplusplus
 }

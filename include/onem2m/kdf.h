@@ -14,7 +14,7 @@
  *   EVP_KDF_CTX *kctx = EVP_KDF_CTX_new(kdf);
  *   OSSL_PARAM params[] = {
  *       OSSL_PARAM_octet_string(ONEM2M_KDF_PARAM_KEY, root_key, root_len),
- *       OSSL_PARAM_utf8_string(ONEM2M_KDF_PARAM_KEY_ID, key_id, 0),
+ *       OSSL_PARAM_construct_utf8_string(ONEM2M_KDF_PARAM_KEY_ID, key_id, 0),
  *       OSSL_PARAM_uint(ONEM2M_KDF_PARAM_VERSION, &version),
  *       OSSL_PARAM_END};
  *   EVP_KDF_derive(kctx, psk, psk_len, params);  psk_len must equal "size"
@@ -34,9 +34,9 @@
 #define ONEM2M_KDF_MASTER "ONEM2M-MASTER"
 
 /* Settable parameters. */
-#define ONEM2M_KDF_PARAM_KEY "key"                 /* octet string */
-#define ONEM2M_KDF_PARAM_KEY_ID "key-id"           /* UTF-8 string */
-#define ONEM2M_KDF_PARAM_VERSION "version"         /* unsigned integer */
+#define ONEM2M_KDF_PARAM_KEY "key"         /* octet string */
+#define ONEM2M_KDF_PARAM_KEY_ID "key-id"   /* UTF-8 string */
+#define ONEM2M_KDF_PARAM_VERSION "version" /* unsigned integer */
 #define ONEM2M_KDF_PARAM_ORIGINATOR_RANDOM "originator-random" /* octets */
 #define ONEM2M_KDF_PARAM_RECEIVER_RANDOM "receiver-random"     /* octets */
 #define ONEM2M_KDF_PARAM_SESSION_HASH "session-hash"           /* octets */

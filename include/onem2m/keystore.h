@@ -32,10 +32,10 @@ typedef struct onem2m_keystore_st ONEM2M_KEYSTORE;
  * the error queue: the file cannot be read, group or others may read or
  * write it, or a line is malformed (the error names the file and line).
  */
-ONEM2M_KEYSTORE *ONEM2M_KEYSTORE_load_file(const char *path);
+ONEM2M_KEYSTORE* ONEM2M_KEYSTORE_load_file(const char* path);
 
 /* ONEM2M_KEYSTORE_new_memory returns a new, empty in-memory keystore. */
-ONEM2M_KEYSTORE *ONEM2M_KEYSTORE_new_memory(void);
+ONEM2M_KEYSTORE* ONEM2M_KEYSTORE_new_memory(void);
 
 /*
  * ONEM2M_KEYSTORE_add_key adds |key_id| with a copy of |root_key| to an
@@ -47,29 +47,29 @@ ONEM2M_KEYSTORE *ONEM2M_KEYSTORE_new_memory(void);
  * Warning: |root_key| is a long-term secret. The keystore keeps its own
  * copy and wipes it on removal and free; wipe yours (OPENSSL_cleanse).
  */
-int ONEM2M_KEYSTORE_add_key(ONEM2M_KEYSTORE *ks, const char *key_id,
-                            const unsigned char *root_key, size_t root_key_len,
+int ONEM2M_KEYSTORE_add_key(ONEM2M_KEYSTORE* ks, const char* key_id,
+                            const unsigned char* root_key, size_t root_key_len,
                             unsigned int versions);
 
 /* ONEM2M_KEYSTORE_remove_key removes and wipes |key_id|'s Root Key from an
  * in-memory keystore. Fails if it is not there. */
-int ONEM2M_KEYSTORE_remove_key(ONEM2M_KEYSTORE *ks, const char *key_id);
+int ONEM2M_KEYSTORE_remove_key(ONEM2M_KEYSTORE* ks, const char* key_id);
 
 /*
  * ONEM2M_KEYSTORE_reload re-reads a file keystore. On any error it keeps
  * every key it had and returns 0; on success the new keys replace the old
  * ones at once for every later lookup.
  */
-int ONEM2M_KEYSTORE_reload(ONEM2M_KEYSTORE *ks);
+int ONEM2M_KEYSTORE_reload(ONEM2M_KEYSTORE* ks);
 
 /* ONEM2M_KEYSTORE_count returns the number of keys. */
-size_t ONEM2M_KEYSTORE_count(const ONEM2M_KEYSTORE *ks);
+size_t ONEM2M_KEYSTORE_count(const ONEM2M_KEYSTORE* ks);
 
 /* ONEM2M_KEYSTORE_up_ref adds a reference; returns 1. */
-int ONEM2M_KEYSTORE_up_ref(ONEM2M_KEYSTORE *ks);
+int ONEM2M_KEYSTORE_up_ref(ONEM2M_KEYSTORE* ks);
 
 /* ONEM2M_KEYSTORE_free drops a reference; the last one wipes every key. */
-void ONEM2M_KEYSTORE_free(ONEM2M_KEYSTORE *ks);
+void ONEM2M_KEYSTORE_free(ONEM2M_KEYSTORE* ks);
 
 #ifdef __cplusplus
 }

@@ -65,9 +65,9 @@ extern "C" {
  * loaded in that library context, the library loads its built-in copy
  * there, keeping the default provider available.
  */
-int ONEM2M_PSK_attach_server(SSL_CTX *ctx, ONEM2M_KEYSTORE *ks);
-int ONEM2M_PSK_attach_server_ex(SSL_CTX *ctx, ONEM2M_KEYSTORE *ks,
-                                OSSL_LIB_CTX *libctx, const char *propq);
+int ONEM2M_PSK_attach_server(SSL_CTX* ctx, ONEM2M_KEYSTORE* ks);
+int ONEM2M_PSK_attach_server_ex(SSL_CTX* ctx, ONEM2M_KEYSTORE* ks,
+                                OSSL_LIB_CTX* libctx, const char* propq);
 
 /*
  * ONEM2M_PSK_attach_client makes |ctx| a oneM2M Originator that
@@ -78,11 +78,11 @@ int ONEM2M_PSK_attach_server_ex(SSL_CTX *ctx, ONEM2M_KEYSTORE *ks,
  * fails on an invalid |key_id| (spec section 2), a KeyID that |ks| does not
  * hold, or a KDF that cannot be fetched.
  */
-int ONEM2M_PSK_attach_client(SSL_CTX *ctx, ONEM2M_KEYSTORE *ks,
-                             const char *key_id);
-int ONEM2M_PSK_attach_client_ex(SSL_CTX *ctx, ONEM2M_KEYSTORE *ks,
-                                const char *key_id, OSSL_LIB_CTX *libctx,
-                                const char *propq);
+int ONEM2M_PSK_attach_client(SSL_CTX* ctx, ONEM2M_KEYSTORE* ks,
+                             const char* key_id);
+int ONEM2M_PSK_attach_client_ex(SSL_CTX* ctx, ONEM2M_KEYSTORE* ks,
+                                const char* key_id, OSSL_LIB_CTX* libctx,
+                                const char* propq);
 
 /*
  * ONEM2M_PSK_CTX_set_versions sets the KDF versions |ctx| allows (a set of
@@ -90,44 +90,51 @@ int ONEM2M_PSK_attach_client_ex(SSL_CTX *ctx, ONEM2M_KEYSTORE *ks,
  * picks the highest one the server also allows. Fails on an empty set, on
  * bits above version 3, or on a |ctx| that is not attached.
  */
-int ONEM2M_PSK_CTX_set_versions(SSL_CTX *ctx, unsigned int versions);
+int ONEM2M_PSK_CTX_set_versions(SSL_CTX* ctx, unsigned int versions);
 
 /* ONEM2M_PSK_CTX_get_versions returns the allowed set, 0 if not attached. */
-unsigned int ONEM2M_PSK_CTX_get_versions(const SSL_CTX *ctx);
+unsigned int ONEM2M_PSK_CTX_get_versions(const SSL_CTX* ctx);
 
 /*
  * ONEM2M_PSK_CTX_pin_version makes a client use |version| only, whatever
  * the server's hint lists; -1 removes the pin. Fails on a server |ctx| or a
  * version outside 0 to 3.
  */
-int ONEM2M_PSK_CTX_pin_version(SSL_CTX *ctx, int version);
+int ONEM2M_PSK_CTX_pin_version(SSL_CTX* ctx, int version);
 
 /* ONEM2M_PSK_CTX_set_options sets ONEM2M_PSK_OPT_* flags (replacing them).*/
-int ONEM2M_PSK_CTX_set_options(SSL_CTX *ctx, unsigned int options);
+int ONEM2M_PSK_CTX_set_options(SSL_CTX* ctx, unsigned int options);
 
 /*
  * ONEM2M_PSK_log_cb receives one line per handshake: peer address, KeyID,
  * version, protocol, suite, outcome and, on failure, the reason. The line
  * never holds key bytes. It is called on the thread running the handshake.
  */
-typedef void (*ONEM2M_PSK_log_cb)(const SSL *ssl, const char *line,
-                                  void *arg);
+typedef void (*ONEM2M_PSK_log_cb)(const SSL* ssl, const char* line, void* arg);
 
 /* ONEM2M_PSK_CTX_set_log_callback sets (or with NULL clears) the logger.
  * Logging is off until it is set. */
-int ONEM2M_PSK_CTX_set_log_callback(SSL_CTX *ctx, ONEM2M_PSK_log_cb cb,
-                                    void *arg);
+int ONEM2M_PSK_CTX_set_log_callback(SSL_CTX* ctx, ONEM2M_PSK_log_cb cb,
+                                    void* arg);
+
+/*
+ * ONEM2M_PSK_log_failure writes |ssl|'s log line for a handshake that ended
+ * without an alert (the peer closed the connection, a timeout), with
+ * |reason| unless the library already knows a more precise one. It does
+ * nothing if the line was written already or no logger is set.
+ */
+void ONEM2M_PSK_log_failure(const SSL* ssl, const char* reason);
 
 /*
  * ONEM2M_PSK_get0_key_id returns the KeyID that authenticated the peer of
  * |ssl| (on a client: its own KeyID, once the server accepted it), or NULL
  * before a successful handshake. The string belongs to |ssl|.
  */
-const char *ONEM2M_PSK_get0_key_id(const SSL *ssl);
+const char* ONEM2M_PSK_get0_key_id(const SSL* ssl);
 
 /* ONEM2M_PSK_get_version returns the negotiated KDF version, or -1 before
  * a successful handshake. */
-int ONEM2M_PSK_get_version(const SSL *ssl);
+int ONEM2M_PSK_get_version(const SSL* ssl);
 
 /*
  * ONEM2M_PSK_get0_failure returns, after a failed handshake, the library's
@@ -135,7 +142,7 @@ int ONEM2M_PSK_get_version(const SSL *ssl);
  * KDF version: server allows 1,2, client allows 3" on a client), or NULL
  * when the library saw no failure of its own. The string belongs to |ssl|.
  */
-const char *ONEM2M_PSK_get0_failure(const SSL *ssl);
+const char* ONEM2M_PSK_get0_failure(const SSL* ssl);
 
 /*
  * ONEM2M_PSK_client_hello_cb is the ClientHello callback that
@@ -143,7 +150,7 @@ const char *ONEM2M_PSK_get0_failure(const SSL *ssl);
  * callback with SSL_CTX_set_client_hello_cb must call this one from it and
  * honour its result.
  */
-int ONEM2M_PSK_client_hello_cb(SSL *ssl, int *alert, void *arg);
+int ONEM2M_PSK_client_hello_cb(SSL* ssl, int* alert, void* arg);
 
 #ifdef __cplusplus
 }

@@ -1,1 +1,274 @@
-// placeholder
+#include "cli_common.h"
+
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "errors.h"
+
+namespace onem2m::cli {
+
+std::optional<ParsedArgs> ParseArgs(const Command& cmd,
+                                    const std::vector<std::string>& argv) {
+  ParsedArgs out;
+  for (size_t i = 0; i < argv.size(); i++) {
+    const std::string& arg = argv[i];
+    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) {
+      out.positional.push_back(arg);
+      continue;
+    }
+    std::string name = arg.substr(2);
+    std::string value;
+    bool inline_value = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      inline_value = true;
+    }
+    const OptionSpec* spec = nullptr;
+    for (const auto& o : cmd.options) {
+      if (o.name == name) {
+        spec = &o;
+      }
+    }
+    if (spec == nullptr) {
+      Usage("unknown option --" + name + " for '" + cmd.name +
+            "' (see onem2m-psk " + cmd.name + " --help)");
+      return std::nullopt;
+    }
+    if (spec->takes_value && !inline_value) {
+      if (i + 1 >= argv.size()) {
+        Usage("--" + name + " needs a value");
+        return std::nullopt;
+      }
+      value = argv[++i];
+    } else if (!spec->takes_value && inline_value) {
+      Usage("--" + name + " takes no value");
+      return std::nullopt;
+    }
+    if (out.options.count(name) != 0) {
+      Usage("--" + name + " is given twice");
+      return std::nullopt;
+    }
+    out.options[name] = value;
+  }
+  return out;
+}
+
+void PrintHelp(const Command& cmd) {
+  std::printf("usage: onem2m-psk %s\n\n%s\n", cmd.synopsis, cmd.description);
+  if (cmd.options.empty()) {
+    return;
+  }
+  std::printf("\noptions:\n");
+  for (const auto& o : cmd.options) {
+    std::string left = "--" + o.name + (o.takes_value ? " VALUE" : "");
+    std::printf("  %-24s %s\n", left.c_str(), o.help.c_str());
+  }
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "onem2m-psk: error: %s\n", message.c_str());
+  return kExitFailure;
+}
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "onem2m-psk: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+std::string ErrorQueueText() {
+  std::string text;
+  const char* data = nullptr;
+  int flags = 0;
+  unsigned long e;
+  while ((e = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags)) !=
+         0) {
+    std::string one;
+    if ((flags & ERR_TXT_STRING) != 0 && data != nullptr && *data != '\0') {
+      one = data;
+    } else {
+      const char* reason = ERR_reason_error_string(e);
+      one = reason != nullptr ? reason : "unknown error";
+    }
+    if (!text.empty()) {
+      text += "; ";
+    }
+    text += one;
+  }
+  return text;
+}
+
+int FailWithErrors(const std::string& what) {
+  std::string detail = ErrorQueueText();
+  return Fail(detail.empty() ? what : what + ": " + detail);
+}
+
+std::optional<Version> ParseVersion(const std::string& text) {
+  if (text.size() != 1 || text[0] < '0' || text[0] > '3') {
+    return std::nullopt;
+  }
+  return static_cast<Version>(text[0] - '0');
+}
+
+bool ReadRootKeyFile(const std::string& path, SecretBuffer* root_key) {
+  int fd = path == "-" ? dup(0) : open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    Fail("cannot open root key file " + path + ": " + std::strerror(errno));
+    return false;
+  }
+  struct stat st {};
+  if (path != "-" && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+      (st.st_mode & 077) != 0) {
+    close(fd);
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", st.st_mode & 07777);
+    Fail("root key file " + path + " has mode " + mode +
+         ", which lets group or others read it: run chmod 600 " + path);
+    return false;
+  }
+  SecretBuffer text(256);
+  size_t used = 0;
+  for (;;) {
+    ssize_t n = read(fd, text.data() + used, text.size() - used);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    used += static_cast<size_t>(n);
+    if (used == text.size()) {
+      close(fd);
+      Fail("root key file " + path + " is too long for a Root Key");
+      return false;
+    }
+  }
+  close(fd);
+  // One line; a trailing newline (and CR) is allowed.
+  while (used > 0 &&
+         (text.data()[used - 1] == '\n' || text.data()[used - 1] == '\r')) {
+    used--;
+  }
+  std::string why;
+  std::string_view view(reinterpret_cast<const char*>(text.data()), used);
+  if (!DecodeRootKey(view, root_key, &why)) {
+    Fail("root key file " + path + ": " + why);
+    return false;
+  }
+  if (auto bad = CheckRootKey(*root_key)) {
+    Fail("root key file " + path + ": " + *bad);
+    return false;
+  }
+  return true;
+}
+
+ONEM2M_KEYSTORE* OpenKeystore(const ParsedArgs& args,
+                              const std::string& key_id) {
+  bool has_file = args.Has("keystore");
+  bool has_root = args.Has("root-key-file");
+  if (has_file == has_root) {
+    Usage("give exactly one of --keystore FILE and --root-key-file FILE");
+    return nullptr;
+  }
+  if (has_file) {
+    ONEM2M_KEYSTORE* ks =
+        ONEM2M_KEYSTORE_load_file(args.Get("keystore").c_str());
+    if (ks == nullptr) {
+      FailWithErrors("cannot load keystore");
+    }
+    return ks;
+  }
+  SecretBuffer root_key;
+  if (!ReadRootKeyFile(args.Get("root-key-file"), &root_key)) {
+    return nullptr;
+  }
+  ONEM2M_KEYSTORE* ks = ONEM2M_KEYSTORE_new_memory();
+  if (ks == nullptr ||
+      !ONEM2M_KEYSTORE_add_key(ks, key_id.c_str(), root_key.data(),
+                               root_key.size(), 0)) {
+    ONEM2M_KEYSTORE_free(ks);
+    FailWithErrors("cannot use the root key");
+    return nullptr;
+  }
+  return ks;
+}
+
+bool SplitHostPort(const std::string& text, std::string* host, int* port) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return false;
+  }
+  std::string h = text.substr(0, colon);
+  if (h.front() == '[' && h.back() == ']') {
+    h = h.substr(1, h.size() - 2);
+  }
+  std::string p = text.substr(colon + 1);
+  if (p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  int value = std::stoi(p);
+  if (value > 65535) {
+    return false;
+  }
+  *host = h;
+  *port = value;
+  return true;
+}
+
+std::vector<OptionSpec> ProtocolOptionSpecs() {
+  return {
+      {"tls1_2", false, "TLS 1.2 only"},
+      {"tls1_3", false, "TLS 1.3 only"},
+      {"cipher", true,
+       "TLS 1.2 suites, OpenSSL syntax (default: PSK suites incl. "
+       "ECDHE-PSK)"},
+      {"ciphersuites", true, "TLS 1.3 suites, OpenSSL syntax"},
+      {"groups", true, "key exchange groups, e.g. X25519:P-256"},
+  };
+}
+
+bool ApplyProtocolOptions(SSL_CTX* ctx, const ParsedArgs& args) {
+  if (args.Has("tls1_2") && args.Has("tls1_3")) {
+    Usage("--tls1_2 and --tls1_3 exclude each other; give neither for both");
+    return false;
+  }
+  if (args.Has("tls1_2")) {
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+  } else if (args.Has("tls1_3")) {
+    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+  } else {
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  }
+  // TS-0003 makes TLS_PSK_WITH_AES_128_CBC_SHA256 (PSK-AES128-CBC-SHA256)
+  // mandatory; "PSK" enables it with every other PSK suite.
+  std::string cipher = args.Get("cipher", "PSK");
+  if (!SSL_CTX_set_cipher_list(ctx, cipher.c_str())) {
+    ERR_clear_error();
+    Fail("--cipher " + cipher + " selects no cipher suite OpenSSL knows");
+    return false;
+  }
+  if (args.Has("ciphersuites") &&
+      !SSL_CTX_set_ciphersuites(ctx, args.Get("ciphersuites").c_str())) {
+    ERR_clear_error();
+    Fail("--ciphersuites " + args.Get("ciphersuites") +
+         " is not a list of TLS 1.3 suites OpenSSL knows");
+    return false;
+  }
+  if (args.Has("groups") &&
+      !SSL_CTX_set1_groups_list(ctx, args.Get("groups").c_str())) {
+    ERR_clear_error();
+    Fail("--groups " + args.Get("groups") + " names an unknown group");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace onem2m::cli

@@ -1,1 +1,136 @@
-// placeholder
+// onem2m-psk derive: the wire identity and PSK of one (KeyID, version), for
+// peers that take a PSK directly (openssl s_client/s_server -psk).
+
+#include <fcntl.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "commands.h"
+#include "kdf_fetch.h"
+#include "onem2m/kdf.h"
+#include "openssl_ptr.h"
+#include "tls_state.h"
+
+namespace onem2m::cli {
+namespace {
+
+// WriteSessionFile writes |psk| as a PEM TLS 1.3 session whose suite has
+// version |v|'s hash: what `openssl s_client/s_server -psk_session` read.
+// The file is created with mode 0600 (it holds the PSK).
+bool WriteSessionFile(const std::string& path, const SecretBuffer& psk,
+                      Version v) {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_method()));
+  SslPtr ssl(ctx ? SSL_new(ctx.get()) : nullptr);
+  SslSessionPtr session =
+      ssl ? NewTls13PskSession(DefaultTls13Suite(ssl.get(), v), psk) : nullptr;
+  if (session == nullptr) {
+    FailWithErrors("cannot build the PSK session");
+    return false;
+  }
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    Fail("cannot create " + path + ": " + std::strerror(errno));
+    return false;
+  }
+  if (fchmod(fd, 0600) != 0) {
+    close(fd);
+    Fail("cannot make " + path + " private: " + std::strerror(errno));
+    return false;
+  }
+  BioPtr bio(BIO_new_fd(fd, BIO_CLOSE));
+  if (bio == nullptr || !PEM_write_bio_SSL_SESSION(bio.get(), session.get()) ||
+      BIO_flush(bio.get()) != 1) {
+    FailWithErrors("cannot write " + path);
+    return false;
+  }
+  return true;
+}
+
+int RunDerive(const ParsedArgs& args) {
+  if (!args.positional.empty()) {
+    return Usage("derive takes no positional argument");
+  }
+  if (!args.Has("key-id") || !args.Has("version")) {
+    return Usage("derive needs --key-id ID and --version N");
+  }
+  std::string key_id = args.Get("key-id");
+  if (auto why = CheckKeyId(key_id)) {
+    return Fail(*why);
+  }
+  std::optional<Version> v = ParseVersion(args.Get("version"));
+  if (!v) {
+    return Usage("--version takes 0, 1, 2 or 3");
+  }
+  ONEM2M_KEYSTORE* ks = OpenKeystore(args, key_id);
+  if (ks == nullptr) {
+    return kExitFailure;
+  }
+  std::unique_ptr<ONEM2M_KEYSTORE, void (*)(ONEM2M_KEYSTORE*)> owner(
+      ks, ONEM2M_KEYSTORE_free);
+
+  Onem2mKdf kdf = FetchOnem2mKdf(nullptr, nullptr, ONEM2M_KDF_PSK);
+  if (!kdf) {
+    return FailWithErrors("the onem2m provider is unavailable");
+  }
+  SecretBuffer psk;
+  switch (ks->impl->DerivePsk(kdf.get(), key_id, *v, &psk)) {
+    case DeriveStatus::kOk:
+      break;
+    case DeriveStatus::kUnknownKeyId:
+      return Fail("the keystore has no KeyID " + key_id);
+    case DeriveStatus::kVersionNotAllowed:
+      return Fail("the keystore's versions= attribute for " + key_id +
+                  " does not allow version " + std::to_string(*v));
+    case DeriveStatus::kFailed:
+      return FailWithErrors("derivation failed");
+  }
+  if (args.Has("session-out") &&
+      !WriteSessionFile(args.Get("session-out"), psk, *v)) {
+    return kExitFailure;
+  }
+
+  // The PSK is this command's output, for a peer that needs it raw.
+  std::string hex;
+  static const char kHex[] = "0123456789abcdef";
+  for (size_t i = 0; i < psk.size(); i++) {
+    hex += kHex[psk.data()[i] >> 4];
+    hex += kHex[psk.data()[i] & 0xf];
+  }
+  std::printf("%s\n%s\n", EncodeIdentity(key_id, *v).c_str(), hex.c_str());
+  OPENSSL_cleanse(hex.data(), hex.size());
+  return kExitOk;
+}
+
+}  // namespace
+
+const Command& DeriveCommand() {
+  static const Command cmd = {
+      "derive",
+      "derive (--keystore FILE | --root-key-file FILE) --key-id ID "
+      "--version N [--session-out FILE]",
+      "Prints the PSK identity on the first line and the PSK in hex on the\n"
+      "second, for peers that take a PSK directly:\n"
+      "  openssl s_client -psk_identity LINE1 -psk LINE2 ...\n"
+      "Stock s_client and s_server use SHA-256 for a TLS 1.3 PSK; a version\n"
+      "3 PSK (SHA-384) reaches them as a session file: --session-out FILE\n"
+      "writes one (mode 0600) for -psk_session FILE with -psk_identity.\n"
+      "Treat both outputs as secrets.",
+      {
+          {"keystore", true, "keystore file (spec section 8)"},
+          {"root-key-file", true, "a file holding one Root Key (- for stdin)"},
+          {"key-id", true, "the KeyID"},
+          {"version", true, "KDF version 0, 1, 2 or 3"},
+          {"session-out", true, "also write a PEM TLS 1.3 PSK session"},
+      },
+      RunDerive,
+  };
+  return cmd;
+}
+
+}  // namespace onem2m::cli

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The demo: builds the project, makes a keystore, starts `onem2m-psk serve`
+# on a free loopback port, connects with TLS 1.2 and 1.3 and KDF versions
+# 1 to 3, connects with the stock `openssl s_client` and a derived PSK,
+# shows a wrong key being refused, prints a summary and stops the server.
+#
+#   scripts/demo.sh
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/scripts/lib.sh"
+
+install_missing
+build_project "$ROOT/build"
+
+CLI="$ROOT/build/tools/onem2m-psk"
+export OPENSSL_MODULES="$ROOT/build/modules"
+umask 077
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+key_id=dev-0001@sp.example.com
+step "making a keystore with two fresh Root Keys: onem2m-psk genkey"
+"$CLI" genkey --key-id "$key_id" >"$work/keys"
+"$CLI" genkey --key-id meter-17@m2m.operator.example --versions 2,3 \
+  >>"$work/keys"
+echo "   $work/keys (mode $(stat -c %a "$work/keys")); contents stay secret"
+
+step "checking it: onem2m-psk check (fingerprints, never keys)"
+"$CLI" check --keystore "$work/keys"
+
+step "starting onem2m-psk serve on 127.0.0.1 (a free port)"
+"$CLI" serve --keystore "$work/keys" --accept 127.0.0.1:0 \
+  >"$work/serve.out" 2>"$work/serve.log" &
+server_pid=$!
+port=
+for _ in $(seq 200); do
+  port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' \
+    "$work/serve.out")
+  [ -n "$port" ] && break
+  sleep 0.05
+done
+[ -n "$port" ] || { cat "$work/serve.out" "$work/serve.log"; exit 1; }
+cat "$work/serve.out"
+
+results=()
+record() { results+=("$(printf '%-34s %-8s %-7s %s' "$1" "$2" "$3" "$4")"); }
+
+step "connecting with onem2m-psk connect: TLS 1.2 and 1.3, versions 1 to 3"
+for proto in tls1_2 tls1_3; do
+  for v in 1 2 3; do
+    if out=$("$CLI" connect --keystore "$work/keys" --key-id "$key_id" \
+        --version "$v" --"$proto" "127.0.0.1:$port" 2>&1); then
+      suite=$(sed -n 's/^suite: *//p' <<<"$out")
+      record "onem2m-psk connect" "$proto" "v$v" "ok ($suite)"
+    else
+      record "onem2m-psk connect" "$proto" "v$v" "FAILED: $out"
+    fi
+  done
+done
+echo "$out"
+
+step "stock openssl s_client with a PSK from onem2m-psk derive"
+mapfile -t derived < <("$CLI" derive --keystore "$work/keys" \
+  --key-id "$key_id" --version 2)
+for proto in tls1_2 tls1_3; do
+  out=$(openssl s_client -connect "127.0.0.1:$port" -"$proto" -cipher PSK \
+    -psk_identity "${derived[0]}" -psk "${derived[1]}" -ign_eof \
+    </dev/null 2>&1 || true)
+  if grep -q "^hello $key_id" <<<"$out"; then
+    record "openssl s_client -psk" "$proto" "v2" "ok: $(grep "^hello" <<<"$out" | cut -c1-40)..."
+  else
+    record "openssl s_client -psk" "$proto" "v2" "FAILED"
+  fi
+done
+unset derived
+
+step "a wrong Root Key is refused"
+"$CLI" genkey --key-id "$key_id" | cut -d: -f2 >"$work/wrong.key"
+if out=$("$CLI" connect --root-key-file "$work/wrong.key" \
+    --key-id "$key_id" "127.0.0.1:$port" 2>&1); then
+  record "connect with a wrong key" "any" "v3" "ACCEPTED (a bug!)"
+else
+  echo "$out"
+  record "connect with a wrong key" "any" "v3" "refused, as it must be"
+fi
+if out=$("$CLI" connect --keystore "$work/keys" \
+    --key-id meter-17@m2m.operator.example --version 1 --tls1_2 \
+    "127.0.0.1:$port" 2>&1); then
+  record "key limited to versions=2,3" "tls1_2" "v1" "ACCEPTED (a bug!)"
+else
+  record "key limited to versions=2,3" "tls1_2" "v1" "refused, as it must be"
+fi
+
+step "stopping the server (PID $server_pid)"
+kill "$server_pid"
+wait "$server_pid" || true
+server_pid=
+tail -n 1 "$work/serve.out"
+echo "   the server's last log lines:"
+tail -n 3 "$work/serve.log" | sed 's/^/   /'
+
+step "summary"
+printf '%-34s %-8s %-7s %s\n' "client" "protocol" "version" "result"
+printf '%s\n' "${results[@]}"
+failed=$(printf '%s\n' "${results[@]}" | grep -c -E "FAILED|ACCEPTED" || true)
+echo
+echo "$(( ${#results[@]} - failed )) passed, $failed failed"
+[ "$failed" -eq 0 ]
