@@ -92,7 +92,9 @@ void LogHandshake(const SSL* ssl, bool ok) {
       " protocol=" + SSL_get_version(ssl) +
       " suite=" + (cipher ? SSL_CIPHER_get_name(cipher) : "-") +
       " outcome=" + (ok ? "ok" : "failed");
-  if (SSL_session_reused(const_cast<SSL*>(ssl))) {
+  // OpenSSL counts a TLS 1.3 external PSK as a reused session; only a
+  // handshake without a fresh PSK from us is a resumption.
+  if (SSL_session_reused(const_cast<SSL*>(ssl)) && !s->real_key) {
     line += " resumed=yes";
   }
   if (!ok) {
