@@ -343,6 +343,7 @@ void TableKeystore::ReplaceTable(KeyTable table) {
   {
     std::unique_lock<std::shared_mutex> lock(mutex_);
     table_.swap(table);
+    generation_.fetch_add(1, std::memory_order_release);
   }
   // |table| now holds the old keys; they are wiped here, outside the lock.
 }

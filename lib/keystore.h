@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -61,6 +62,11 @@ class Keystore {
   // Reload re-reads the backing store; on failure it raises an error and
   // keeps every key. Stores without a backing file raise NOT_SUPPORTED.
   virtual bool Reload() = 0;
+
+  // Generation changes whenever a key may have been removed or replaced
+  // (a reload, a removal). A session that an older generation
+  // authenticated must not resume: its key may be gone.
+  virtual uint64_t Generation() const = 0;
 
   // AddKey / RemoveKey change an in-memory store; others raise
   // NOT_SUPPORTED.

@@ -80,6 +80,7 @@ class MemoryKeystore final : public TableKeystore {
                    id.c_str());
       return false;
     }
+    generation_.fetch_add(1, std::memory_order_release);
     return true;
   }
 };

@@ -28,6 +28,9 @@ class TableKeystore : public Keystore {
   bool Contains(std::string_view key_id) const override;
   std::vector<KeyInfo> List() const override;
   size_t Count() const override;
+  uint64_t Generation() const override {
+    return generation_.load(std::memory_order_acquire);
+  }
 
  protected:
   // ReplaceTable swaps |table| in for the current one in one step.
@@ -36,6 +39,8 @@ class TableKeystore : public Keystore {
   // The lock that guards table_ and every entry in it.
   mutable std::shared_mutex mutex_;
   KeyTable table_;
+  // Bumped under the exclusive lock whenever a key leaves the table.
+  std::atomic<uint64_t> generation_{0};
 };
 
 }  // namespace onem2m

@@ -379,6 +379,11 @@ int ONEM2M_PSK_get_version(const SSL* ssl) {
   return s != nullptr && s->authenticated ? s->version : -1;
 }
 
+int ONEM2M_PSK_session_resumed(const SSL* ssl) {
+  const onem2m::SslState* s = ssl ? onem2m::FindSslState(ssl) : nullptr;
+  return s != nullptr && s->authenticated && s->resumed ? 1 : 0;
+}
+
 const char* ONEM2M_PSK_get0_failure(const SSL* ssl) {
   const onem2m::SslState* s = ssl ? onem2m::FindSslState(ssl) : nullptr;
   return s != nullptr && !s->failure.empty() ? s->failure.c_str() : nullptr;

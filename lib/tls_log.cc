@@ -70,6 +70,24 @@ std::string ExplainAlert(const SSL* ssl, const SslState& s, bool sent,
   return std::string(sent ? "sent" : "received") + " alert " + desc;
 }
 
+// NoteResumption records whether |ssl| resumed a session, and for a
+// resumption that no PSK callback saw (TLS 1.2), which KeyID and version
+// first authenticated it. OpenSSL counts a TLS 1.3 external PSK as a
+// reused session too; there only a session with a ticket resumed.
+void NoteResumption(const SSL* ssl, SslState* s) {
+  SSL* mutable_ssl = const_cast<SSL*>(ssl);
+  if (!SSL_session_reused(mutable_ssl) || s->resumed) {
+    return;
+  }
+  if (SSL_version(ssl) == TLS1_3_VERSION) {
+    const SSL_SESSION* session = SSL_get_session(ssl);
+    s->resumed = !SSL_is_server(mutable_ssl) && session != nullptr &&
+                 SSL_SESSION_has_ticket(session);
+    return;
+  }
+  RecoverResumedIdentity(ssl, s);
+}
+
 }  // namespace
 
 void LogHandshake(const SSL* ssl, bool ok) {
@@ -92,9 +110,7 @@ void LogHandshake(const SSL* ssl, bool ok) {
       " protocol=" + SSL_get_version(ssl) +
       " suite=" + (cipher ? SSL_CIPHER_get_name(cipher) : "-") +
       " outcome=" + (ok ? "ok" : "failed");
-  // OpenSSL counts a TLS 1.3 external PSK as a reused session; only a
-  // handshake without a fresh PSK from us is a resumption.
-  if (SSL_session_reused(const_cast<SSL*>(ssl)) && !s->real_key) {
+  if (s->resumed) {
     line += " resumed=yes";
   }
   if (!ok) {
@@ -115,7 +131,10 @@ void InfoCallback(const SSL* ssl, int where, int ret) {
 
     if ((where & SSL_CB_HANDSHAKE_DONE) != 0) {
       SslState* s = GetSslState(ssl);
-      if (s != nullptr && s->real_key && s->version >= 0) {
+      if (s != nullptr) {
+        NoteResumption(ssl, s);
+      }
+      if (s != nullptr && (s->real_key || s->resumed) && s->version >= 0) {
         s->authenticated = true;
         s->failure.clear();
         LogHandshake(ssl, true);

@@ -174,20 +174,34 @@ int Tls13FindSessionCallback(SSL* ssl, const unsigned char* identity,
   }
 }
 
-// FirstPskIdentity reads the first identity of a pre_shared_key extension
-// (RFC 8446 section 4.2.11): identities<7..2^16-1> of
-// { opaque identity<1..2^16-1>; uint32 obfuscated_ticket_age; }.
-std::optional<std::string_view> FirstPskIdentity(const unsigned char* ext,
-                                                 size_t len) {
-  if (len < 4) {
+// FirstOneM2MIdentity returns the first identity of a pre_shared_key
+// extension (RFC 8446 section 4.2.11) that parses as spec section 3; a
+// resumption ticket may come before it. The extension is
+// identities<7..2^16-1> of
+// { opaque identity<1..2^16-1>; uint32 obfuscated_ticket_age; }, then the
+// binders.
+std::optional<ParsedIdentity> FirstOneM2MIdentity(const unsigned char* ext,
+                                                  size_t len) {
+  if (len < 2) {
     return std::nullopt;
   }
   size_t list_len = (size_t{ext[0]} << 8) | ext[1];
-  size_t id_len = (size_t{ext[2]} << 8) | ext[3];
-  if (list_len + 2 > len || id_len == 0 || id_len + 6 > list_len) {
+  if (list_len + 2 > len) {
     return std::nullopt;
   }
-  return std::string_view(reinterpret_cast<const char*>(ext + 4), id_len);
+  size_t pos = 2;
+  while (pos + 2 <= 2 + list_len) {
+    size_t id_len = (size_t{ext[pos]} << 8) | ext[pos + 1];
+    if (pos + 2 + id_len + 4 > 2 + list_len) {
+      return std::nullopt;
+    }
+    std::string_view id(reinterpret_cast<const char*>(ext + pos + 2), id_len);
+    if (std::optional<ParsedIdentity> parsed = ParseIdentity(id)) {
+      return parsed;
+    }
+    pos += 2 + id_len + 4;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -201,6 +215,7 @@ bool InstallServerCallbacks(SSL_CTX* ctx, CtxState* state) {
   SSL_CTX_set_psk_server_callback(ctx, Tls12ServerCallback);
   SSL_CTX_set_psk_find_session_callback(ctx, Tls13FindSessionCallback);
   SSL_CTX_set_client_hello_cb(ctx, ONEM2M_PSK_client_hello_cb, nullptr);
+  InstallResumption(ctx);
   state->previous_info_cb = SSL_CTX_get_info_callback(ctx);
   SSL_CTX_set_info_callback(ctx, InfoCallback);
   // psk_dhe_ke only, unless ONEM2M_PSK_OPT_ALLOW_PSK_KE; no 0-RTT.
@@ -211,25 +226,29 @@ bool InstallServerCallbacks(SSL_CTX* ctx, CtxState* state) {
 
 }  // namespace onem2m
 
-// Restricts the TLS 1.3 suites of this connection to those whose hash
-// matches the PSK the client offers, before OpenSSL picks the suite:
+// Sets the session ID context (see tls_resumption.cc), and restricts the
+// TLS 1.3 suites of this connection to those whose hash matches the PSK
+// the client offers, before OpenSSL picks the suite:
 // OpenSSL would otherwise pick by its own order (stock clients list
 // TLS_AES_256_GCM_SHA384 first) and then silently drop a SHA-256 PSK.
 extern "C" int ONEM2M_PSK_client_hello_cb(SSL* ssl, int* alert, void*) {
   using namespace onem2m;
   try {
     const CtxState* ctx = GetCtxState(SSL_get_SSL_CTX(ssl));
-    const unsigned char* ext = nullptr;
-    size_t ext_len = 0;
-    if (ctx == nullptr || ctx->role != Role::kServer ||
-        !SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_psk, &ext, &ext_len)) {
+    if (ctx == nullptr || ctx->role != Role::kServer) {
       return SSL_CLIENT_HELLO_SUCCESS;
     }
-    std::optional<std::string_view> identity = FirstPskIdentity(ext, ext_len);
-    std::optional<ParsedIdentity> parsed =
-        identity ? ParseIdentity(*identity) : std::nullopt;
+    // Before OpenSSL looks up a session to resume.
+    ApplySessionContext(ssl, *ctx);
+
+    const unsigned char* ext = nullptr;
+    size_t ext_len = 0;
+    if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_psk, &ext, &ext_len)) {
+      return SSL_CLIENT_HELLO_SUCCESS;
+    }
+    std::optional<ParsedIdentity> parsed = FirstOneM2MIdentity(ext, ext_len);
     if (!parsed) {
-      return SSL_CLIENT_HELLO_SUCCESS;  // perhaps a resumption ticket
+      return SSL_CLIENT_HELLO_SUCCESS;  // only tickets, or nothing of ours
     }
     const std::string& suites = HashNid(parsed->version) == NID_sha384
                                     ? ctx->tls13_sha384_suites

@@ -52,6 +52,7 @@ struct SslState {
   std::string key_id;          // the KeyID in use, once an identity parsed
   int version = -1;            // the KDF version in use, or -1
   bool real_key = false;       // a keystore PSK (not a decoy) is in use
+  bool resumed = false;        // a session it authenticated earlier resumed
   bool authenticated = false;  // the handshake completed with it
   bool logged = false;         // the one log line was written
   std::string failure;         // the library's reason, when it failed
@@ -96,6 +97,19 @@ SslSessionPtr NewTls13PskSession(const SSL_CIPHER* cipher,
 // InfoCallback is installed on every attached SSL_CTX: it marks a
 // completed handshake as authenticated and writes the log line.
 void InfoCallback(const SSL* ssl, int where, int ret);
+
+// InstallResumption sets up a server's session tickets and session IDs so
+// that a session resumes only while its KeyID and Root Key are unchanged.
+void InstallResumption(SSL_CTX* ctx);
+
+// ApplySessionContext sets |ssl|'s session ID context from the keystore's
+// generation: sessions of an older generation then never resume.
+void ApplySessionContext(SSL* ssl, const CtxState& ctx);
+
+// RecoverResumedIdentity fills |s| for a resumed session that no PSK
+// callback saw, from the session's PSK identity. Returns false if it has
+// none that parses.
+bool RecoverResumedIdentity(const SSL* ssl, SslState* s);
 
 // LogHandshake writes |ssl|'s one log line if a logger is set and it was
 // not written yet.

@@ -279,6 +279,27 @@ TEST_F(CliServeTest, ConnectsWithEveryProtocolAndVersion) {
   }
 }
 
+TEST_F(CliServeTest, SavedSessionResumesAndSaysSo) {
+  auto server = Start({});
+  for (const char* proto : {"--tls1_2", "--tls1_3"}) {
+    std::string session = dir_.path() + "/session.pem";
+    CommandResult first = Connect({proto, "--sess-out", session});
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    EXPECT_NE(first.out.find("resumed:      no"), std::string::npos);
+    struct stat st {};
+    ASSERT_EQ(stat(session.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+    CommandResult second = Connect({proto, "--sess-in", session});
+    ASSERT_EQ(second.exit_code, 0) << second.err;
+    EXPECT_NE(second.out.find("resumed:      yes"), std::string::npos)
+        << proto << "\n"
+        << second.out;
+    EXPECT_NE(second.out.find("kdf_version:  3"), std::string::npos);
+  }
+  EXPECT_TRUE(server->WaitForOutput("outcome=ok resumed=yes"));
+}
+
 TEST_F(CliServeTest, WrongKeyIsRefusedInWordsAndTheServerKeepsServing) {
   auto server = Start({});
   CommandResult r = Connect({}, wrong_);

@@ -77,6 +77,12 @@ void FillOutcome(SSL* ssl, bool ok, HandshakeResult* r) {
   r->cipher = c != nullptr ? SSL_CIPHER_get_name(c) : "";
   const char* failure = ONEM2M_PSK_get0_failure(ssl);
   r->failure = failure != nullptr ? failure : "";
+  r->resumed = ONEM2M_PSK_session_resumed(ssl) == 1;
+  if (const SSL_SESSION* session = SSL_get_session(ssl)) {
+    unsigned int len = 0;
+    const unsigned char* id = SSL_SESSION_get_id(session, &len);
+    r->session_id_hex = ToHex(id, len);
+  }
   if (!ok) {
     char buf[256];
     ERR_error_string_n(ERR_peek_error(), buf, sizeof(buf));
@@ -167,6 +173,12 @@ OurServer::OurServer(ONEM2M_KEYSTORE* ks, const ServerOptions& options) {
         self->log_lines_.push_back(line);
       },
       this);
+  if (!options.tickets) {
+    SSL_CTX_set_options(ctx_, SSL_OP_NO_TICKET);
+  }
+  if (!options.session_cache) {
+    SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_OFF);
+  }
   if (options.hint_override) {
     SSL_CTX_use_psk_identity_hint(ctx_, options.hint_override->empty()
                                             ? nullptr
@@ -268,10 +280,14 @@ HandshakeResult RunOurClient(int port, ONEM2M_KEYSTORE* ks,
   SSL* ssl = SSL_new(ctx);
   SSL_set_app_data(ssl, &r);
   SSL_set_fd(ssl, fd);
+  if (options.resume != nullptr) {
+    SSL_set_session(ssl, options.resume);
+  }
   bool ok = SSL_connect(ssl) == 1;
   FillOutcome(ssl, ok, &r);
   if (ok) {
-    r.greeting = ReadGreeting(ssl);
+    r.greeting = ReadGreeting(ssl);  // TLS 1.3 tickets arrive before it
+    r.session.reset(SSL_get1_session(ssl), SSL_SESSION_free);
     SSL_shutdown(ssl);
   }
   ERR_clear_error();

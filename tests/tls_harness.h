@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -33,11 +34,14 @@ struct HandshakeResult {
   int version = -1;    // ONEM2M_PSK_get_version
   std::string protocol;
   std::string cipher;
-  std::string failure;        // ONEM2M_PSK_get0_failure, "" if none
-  int alert_sent = -1;        // last fatal alert description sent, or -1
-  int alert_received = -1;    // last fatal alert description received, or -1
-  std::string greeting;       // client: what the server wrote after it
-  std::string openssl_error;  // OpenSSL's first error text, for diagnosis
+  std::string failure;         // ONEM2M_PSK_get0_failure, "" if none
+  int alert_sent = -1;         // last fatal alert description sent, or -1
+  int alert_received = -1;     // last fatal alert description received, or -1
+  std::string greeting;        // client: what the server wrote after it
+  std::string openssl_error;   // OpenSSL's first error text, for diagnosis
+  bool resumed = false;        // ONEM2M_PSK_session_resumed
+  std::string session_id_hex;  // the session's ID ("" when empty)
+  std::shared_ptr<SSL_SESSION> session;  // client: to resume later
 };
 
 struct ServerOptions {
@@ -48,6 +52,8 @@ struct ServerOptions {
   std::string ciphersuites;  // OpenSSL's default when empty
   std::string groups;
   std::optional<std::string> hint_override;  // replaces our TLS 1.2 hint
+  bool tickets = true;                       // SSL_OP_NO_TICKET when false
+  bool session_cache = true;                 // SSL_SESS_CACHE_OFF when false
 };
 
 // OurServer accepts connections on 127.0.0.1 (a port it picks) on its own
@@ -86,6 +92,7 @@ struct ClientOptions {
   std::string cipher = "PSK";
   std::string ciphersuites;
   std::string groups;
+  SSL_SESSION* resume = nullptr;  // offered for resumption when set
 };
 
 // RunOurClient handshakes as |key_id| with the library attached and reads

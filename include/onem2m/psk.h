@@ -137,6 +137,15 @@ const char* ONEM2M_PSK_get0_key_id(const SSL* ssl);
 int ONEM2M_PSK_get_version(const SSL* ssl);
 
 /*
+ * ONEM2M_PSK_session_resumed returns 1 if |ssl|'s handshake resumed a
+ * session (TLS 1.2 session ID or ticket, TLS 1.3 ticket) that an earlier
+ * oneM2M handshake authenticated, else 0. A TLS 1.3 handshake with the
+ * external PSK itself is not a resumption (OpenSSL's SSL_session_reused
+ * says 1 for it).
+ */
+int ONEM2M_PSK_session_resumed(const SSL* ssl);
+
+/*
  * ONEM2M_PSK_get0_failure returns, after a failed handshake, the library's
  * reason in words (for example "unknown KeyID" on a server, or "no common
  * KDF version: server allows 1,2, client allows 3" on a client), or NULL

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <iostream>
 
 #include "errors.h"
+#include "openssl_ptr.h"
 
 namespace onem2m::cli {
 
@@ -198,6 +200,44 @@ ONEM2M_KEYSTORE* OpenKeystore(const ParsedArgs& args,
     return nullptr;
   }
   return ks;
+}
+
+bool WriteSessionPem(const std::string& path, SSL_SESSION* session) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    Fail("cannot create " + path + ": " + std::strerror(errno));
+    return false;
+  }
+  if (fchmod(fd, 0600) != 0) {
+    close(fd);
+    Fail("cannot make " + path + " private: " + std::strerror(errno));
+    return false;
+  }
+  BioPtr bio(BIO_new_fd(fd, BIO_CLOSE));
+  if (bio == nullptr || !PEM_write_bio_SSL_SESSION(bio.get(), session) ||
+      BIO_flush(bio.get()) != 1) {
+    FailWithErrors("cannot write " + path);
+    return false;
+  }
+  return true;
+}
+
+SSL_SESSION* ReadSessionPem(const std::string& path) {
+  BioPtr bio(BIO_new_file(path.c_str(), "r"));
+  if (bio == nullptr) {
+    ERR_clear_error();
+    Fail("cannot open session file " + path + ": " + std::strerror(errno));
+    return nullptr;
+  }
+  SSL_SESSION* session =
+      PEM_read_bio_SSL_SESSION(bio.get(), nullptr, nullptr, nullptr);
+  if (session == nullptr) {
+    ERR_clear_error();
+    Fail("session file " + path +
+         " holds no PEM SSL session (write one "
+         "with connect --sess-out)");
+  }
+  return session;
 }
 
 bool SplitHostPort(const std::string& text, std::string* host, int* port) {

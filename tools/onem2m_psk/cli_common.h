@@ -85,6 +85,15 @@ ONEM2M_KEYSTORE* OpenKeystore(const ParsedArgs& args,
 // others. Prints the reason and returns false on failure.
 bool ReadRootKeyFile(const std::string& path, SecretBuffer* root_key);
 
+// WriteSessionPem writes |session| as PEM to |path|, created or truncated
+// with mode 0600 (a session holds secrets). Prints and returns false on
+// failure.
+bool WriteSessionPem(const std::string& path, SSL_SESSION* session);
+
+// ReadSessionPem reads a PEM session written by WriteSessionPem; prints and
+// returns nullptr on failure. The caller frees it.
+SSL_SESSION* ReadSessionPem(const std::string& path);
+
 // SplitHostPort parses "HOST:PORT" (HOST may be [v6]). Port 0..65535.
 bool SplitHostPort(const std::string& text, std::string* host, int* port);
 

@@ -113,6 +113,14 @@ int RunConnect(const ParsedArgs& args) {
     close(fd);
     return FailWithErrors("cannot create the connection");
   }
+  if (args.Has("sess-in")) {
+    SslSessionPtr saved(ReadSessionPem(args.Get("sess-in")));
+    if (saved == nullptr) {
+      close(fd);
+      return kExitFailure;
+    }
+    SSL_set_session(ssl.get(), saved.get());
+  }
   ERR_clear_error();
   int rc = SSL_connect(ssl.get());
   if (rc != 1) {
@@ -127,6 +135,8 @@ int RunConnect(const ParsedArgs& args) {
   std::printf("suite:        %s\n", SSL_CIPHER_get_name(cipher));
   std::printf("key_id:       %s\n", ONEM2M_PSK_get0_key_id(ssl.get()));
   std::printf("kdf_version:  %d\n", ONEM2M_PSK_get_version(ssl.get()));
+  std::printf("resumed:      %s\n",
+              ONEM2M_PSK_session_resumed(ssl.get()) ? "yes" : "no");
   std::fflush(stdout);
 
   // A greeting, if the server sends one soon (stock s_server does not).
@@ -140,9 +150,24 @@ int RunConnect(const ParsedArgs& args) {
     std::printf("server says:  (nothing within 1 s)\n");
   }
   ERR_clear_error();
+
+  // The session, for --sess-in next time (TLS 1.3 tickets have arrived
+  // with the greeting, or during the wait).
+  int status = kExitOk;
+  if (args.Has("sess-out")) {
+    SslSessionPtr session(SSL_get1_session(ssl.get()));
+    if (session == nullptr || !SSL_SESSION_is_resumable(session.get())) {
+      std::fprintf(stderr,
+                   "onem2m-psk: warning: the server offered no resumable "
+                   "session; %s not written\n",
+                   args.Get("sess-out").c_str());
+    } else if (!WriteSessionPem(args.Get("sess-out"), session.get())) {
+      status = kExitFailure;
+    }
+  }
   SSL_shutdown(ssl.get());
   close(fd);
-  return kExitOk;
+  return status;
 }
 
 }  // namespace
@@ -156,6 +181,8 @@ const Command& ConnectCommand() {
         {"version", true, "pin KDF version 0-3 (default: negotiate)"},
         {"versions", true, "KDF versions allowed (default 1,2,3)"},
         {"timeout", true, "seconds to wait for the server (default 5)"},
+        {"sess-out", true, "save the session to FILE (mode 0600)"},
+        {"sess-in", true, "offer the session in FILE for resumption"},
     };
     for (auto& p : ProtocolOptionSpecs()) {
       o.push_back(p);
@@ -170,7 +197,9 @@ const Command& ConnectCommand() {
       "suite and KDF version, and the server's greeting if one arrives\n"
       "within a second. In TLS 1.2 it picks the highest version that the\n"
       "server's hint and it both allow; in TLS 1.3 it offers its highest\n"
-      "(or pinned) version. Exits 1 with the reason if the handshake fails.",
+      "(or pinned) version. --sess-out saves the session and --sess-in\n"
+      "offers it again; 'resumed:' says whether the server resumed it.\n"
+      "Exits 1 with the reason if the handshake fails.",
       options,
       RunConnect,
   };

@@ -33,23 +33,7 @@ bool WriteSessionFile(const std::string& path, const SecretBuffer& psk,
     FailWithErrors("cannot build the PSK session");
     return false;
   }
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    Fail("cannot create " + path + ": " + std::strerror(errno));
-    return false;
-  }
-  if (fchmod(fd, 0600) != 0) {
-    close(fd);
-    Fail("cannot make " + path + " private: " + std::strerror(errno));
-    return false;
-  }
-  BioPtr bio(BIO_new_fd(fd, BIO_CLOSE));
-  if (bio == nullptr || !PEM_write_bio_SSL_SESSION(bio.get(), session.get()) ||
-      BIO_flush(bio.get()) != 1) {
-    FailWithErrors("cannot write " + path);
-    return false;
-  }
-  return true;
+  return WriteSessionPem(path, session.get());
 }
 
 int RunDerive(const ParsedArgs& args) {
