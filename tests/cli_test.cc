@@ -84,6 +84,33 @@ TEST(CliGenkeyTest, HonoursBytesAndVersionsWithinTheSpecLimits) {
       << e.err;
 }
 
+TEST(CliConfigTest, WrongModulePathNamesTheProviderAndWhy) {
+  ScopedTempDir dir;
+  std::string sample = ReadFile(SourceDir() + "/openssl.cnf.sample");
+  size_t at = sample.find("[onem2m_sect]\n");
+  ASSERT_NE(at, std::string::npos);
+  sample.insert(at + 14, "module = /nonexistent/onem2m.so\n");
+  std::string cnf = dir.WriteFile("openssl.cnf", sample);
+  std::string keys = dir.WriteFile("keys", kKeyId + ":" + kRootHex + "\n");
+  CommandResult r = RunCommand({CliBin(), "check", "--keystore", keys}, "",
+                               std::chrono::seconds(30),
+                               {{"OPENSSL_CONF", cnf}});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("activates provider onem2m, which could not be "
+                       "loaded from /nonexistent/onem2m.so: "),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("No such file or directory"), std::string::npos);
+
+  // The sample as shipped, with the module found through OPENSSL_MODULES.
+  std::string good = dir.WriteFile(
+      "good.cnf", ReadFile(SourceDir() + "/openssl.cnf.sample"));
+  r = RunCommand({CliBin(), "check", "--keystore", keys}, "",
+                 std::chrono::seconds(30),
+                 {{"OPENSSL_CONF", good}, {"OPENSSL_MODULES", ModulesDir()}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 // Every known answer through `derive` and a keystore file.
 class CliDeriveVectorTest : public ::testing::TestWithParam<KnownAnswer> {};
 

@@ -2,11 +2,13 @@
 // symmetric-key authentication over TLS-PSK.
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "commands.h"
+#include "openssl_config.h"
 
 namespace onem2m::cli {
 namespace {
@@ -49,6 +51,9 @@ int Main(int argc, char** argv) {
     std::optional<ParsedArgs> args = ParseArgs(*c, rest);
     if (!args) {
       return kExitUsage;
+    }
+    if (!LoadOpensslConfig()) {
+      return kExitFailure;
     }
     return c->run(*args);
   }
