@@ -419,3 +419,48 @@ TEST_F(CliServeTest, NothingListeningSaysSo) {
 
 }  // namespace
 }  // namespace onem2m::testing
+
+namespace onem2m::testing {
+namespace {
+
+// The programs of examples/, run as a user runs them.
+TEST(ExamplesTest, ExampleClientAuthenticatesToExampleServer) {
+  ScopedTempDir dir;
+  std::string keys = dir.WriteFile("keys", kKeyId + ":" + kRootHex + "\n");
+  std::string port = std::to_string(FreeLoopbackPort());
+  BackgroundProcess server({ONEM2M_EXAMPLE_SERVER_BIN, keys, port, "2"});
+  ASSERT_TRUE(server.WaitForOutput("listening on")) << server.Output();
+
+  CommandResult good = RunCommand({ONEM2M_EXAMPLE_CLIENT_BIN, keys, kKeyId,
+                                   port});
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+  EXPECT_NE(good.out.find("KDF version 3"), std::string::npos) << good.out;
+  EXPECT_NE(good.out.find("server says: hello " + kKeyId), std::string::npos)
+      << good.out;
+
+  std::string wrong =
+      dir.WriteFile("wrong", kKeyId + ":" + kOtherRootHex + "\n");
+  CommandResult bad =
+      RunCommand({ONEM2M_EXAMPLE_CLIENT_BIN, wrong, kKeyId, port});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("PSK rejected by peer"), std::string::npos)
+      << bad.err;
+  EXPECT_TRUE(server.WaitForOutput("handshake failed: wrong Root Key"))
+      << server.Output();
+  EXPECT_EQ(server.Stop(), 0);
+}
+
+TEST(ExamplesTest, StockOpensslScriptHandshakesWithAKdfDerivedPsk) {
+  CommandResult r = RunCommand(
+      {"/bin/bash", SourceDir() + "/examples/stock_openssl.sh", ModulesDir(),
+       "2"},
+      "", std::chrono::seconds(60));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("Protocol version: TLSv1.2"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("Protocol version: TLSv1.3"), std::string::npos);
+  EXPECT_NE(r.out.find("hello from s_client over tls1_3"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace onem2m::testing

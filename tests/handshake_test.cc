@@ -5,6 +5,8 @@
 // other PSK stacks.
 
 #include <gtest/gtest.h>
+
+#include <cctype>
 #include <openssl/err.h>
 #include <openssl/provider.h>
 #include <openssl/ssl.h>
@@ -527,6 +529,53 @@ TEST(HintTest, NoCommonVersionFailsWithBothSetsNamed) {
   EXPECT_FALSE(cr.ok);
   EXPECT_EQ(cr.failure,
             "no common KDF version: server allows 1, client allows 2,3");
+}
+
+// TLS 1.2 suites: TS-0003 makes TLS_PSK_WITH_AES_128_CBC_SHA256 mandatory;
+// ECDHE-PSK adds forward secrecy.
+class Tls12SuiteTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(Tls12SuiteTest, NegotiatesTheSuiteWithEveryVersion) {
+  KeystorePtr ks(MemoryKeystore(kKeyId, kRootHex));
+  OurServer server(ks.get(), {.protocol = TlsProtocol::kTls12,
+                              .cipher = GetParam()});
+  for (int v = 0; v <= 3; v++) {
+    ClientOptions o;
+    o.protocol = TlsProtocol::kTls12;
+    o.versions = ONEM2M_VERSIONS_ALL;
+    o.pinned_version = v;
+    o.cipher = GetParam();
+    HandshakeResult cr = RunOurClient(server.port(), ks.get(), kKeyId, o);
+    ASSERT_TRUE(cr.ok) << GetParam() << " v" << v << ": " << cr.failure;
+    EXPECT_EQ(cr.cipher, GetParam());
+    EXPECT_EQ(server.WaitForResult(static_cast<size_t>(v)).version, v);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Suites, Tls12SuiteTest,
+                         ::testing::Values("PSK-AES128-CBC-SHA256",
+                                           "ECDHE-PSK-AES128-CBC-SHA256",
+                                           "PSK-AES128-GCM-SHA256"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name) {
+                             c = std::isalnum(static_cast<unsigned char>(c))
+                                     ? c
+                                     : '_';
+                           }
+                           return name;
+                         });
+
+TEST(Tls13KeyExchangeTest, ServerUsesPskDheKeByDefault) {
+  KeystorePtr ks(MemoryKeystore(kKeyId, kRootHex));
+  OurServer server(ks.get(), {.protocol = TlsProtocol::kTls13});
+  ClientOptions o;
+  o.protocol = TlsProtocol::kTls13;
+  HandshakeResult cr = RunOurClient(server.port(), ks.get(), kKeyId, o);
+  ASSERT_TRUE(cr.ok) << cr.failure;
+  // psk_dhe_ke: an (EC)DHE group was negotiated (forward secrecy).
+  EXPECT_NE(server.WaitForResult(0).group, 0);
+  EXPECT_NE(cr.group, 0);
 }
 
 TEST(StartupTest, ServerWithNoPskSuiteFailsWhenAttached) {

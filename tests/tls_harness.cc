@@ -78,6 +78,9 @@ void FillOutcome(SSL* ssl, bool ok, HandshakeResult* r) {
   const char* failure = ONEM2M_PSK_get0_failure(ssl);
   r->failure = failure != nullptr ? failure : "";
   r->resumed = ONEM2M_PSK_session_resumed(ssl) == 1;
+  if (ok) {  // OpenSSL 3.0 crashes on this after a failed handshake
+    r->group = static_cast<int>(SSL_get_negotiated_group(ssl));
+  }
   if (const SSL_SESSION* session = SSL_get_session(ssl)) {
     unsigned int len = 0;
     const unsigned char* id = SSL_SESSION_get_id(session, &len);

@@ -39,6 +39,7 @@ struct HandshakeResult {
   int alert_received = -1;     // last fatal alert description received, or -1
   std::string greeting;        // client: what the server wrote after it
   std::string openssl_error;   // OpenSSL's first error text, for diagnosis
+  int group = 0;               // SSL_get_negotiated_group: 0 without (EC)DHE
   bool resumed = false;        // ONEM2M_PSK_session_resumed
   std::string session_id_hex;  // the session's ID ("" when empty)
   std::shared_ptr<SSL_SESSION> session;  // client: to resume later
