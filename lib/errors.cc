@@ -31,6 +31,8 @@ ERR_STRING_DATA kReasonStrings[] = {
     {ERR_PACK(0, 0, ONEM2M_R_WRONG_ROLE), "wrong role"},
     {ERR_PACK(0, 0, ONEM2M_R_NOT_SUPPORTED), "not supported"},
     {ERR_PACK(0, 0, ONEM2M_R_INTERNAL_ERROR), "internal error"},
+    {ERR_PACK(0, 0, ONEM2M_R_NOT_AUTHENTICATED),
+     "no oneM2M handshake completed"},
     {0, nullptr},
 };
 

@@ -40,6 +40,15 @@ extern "C" {
 #define ONEM2M_VERSIONS_DEFAULT 0x0eu
 #define ONEM2M_VERSIONS_ALL 0x0fu
 
+/*
+ * ONEM2M_PSK_TLS12_CIPHERS is a TLS 1.2 cipher list for
+ * SSL_CTX_set_cipher_list: ECDHE-PSK first (forward secrecy), then plain
+ * PSK, including TS-0003's mandatory TLS_PSK_WITH_AES_128_CBC_SHA256.
+ * OpenSSL's own "PSK" alias is not safe on its own: it also selects
+ * NULL-encryption and SHA-1 suites, and RSA-PSK, which needs a certificate.
+ */
+#define ONEM2M_PSK_TLS12_CIPHERS "ECDHEPSK:PSK:!kRSAPSK:!kDHEPSK:!eNULL:!SHA1"
+
 /* Options for ONEM2M_PSK_CTX_set_options. */
 /* Server: answer an unknown KeyID or a refused version openly
  * (unknown_psk_identity in TLS 1.2, a declined identity in TLS 1.3) instead
@@ -152,6 +161,42 @@ int ONEM2M_PSK_session_resumed(const SSL* ssl);
  * when the library saw no failure of its own. The string belongs to |ssl|.
  */
 const char* ONEM2M_PSK_get0_failure(const SSL* ssl);
+
+/*
+ * ONEM2M_PSK_export_keying_material writes |out_len| octets of keying
+ * material for the application into |out|, derived from |ssl|'s handshake
+ * by the TLS exporter (RFC 5705 for TLS 1.2, RFC 8446 section 7.5 for
+ * TLS 1.3) with |label| and, when |context| is not NULL, the |context_len|
+ * octets of |context|. Both ends of a connection that call it with the same
+ * arguments get the same octets; another label, another context or another
+ * connection gives unrelated ones. These are the oneM2M "other keys for
+ * this connection" (spec section 1), separate from the record keys.
+ *
+ * Labels are ASCII strings agreed by both ends. The project uses:
+ *   "EXPORTER-oneM2M-Connection"  a key bound to this connection, e.g. for
+ *                                 an application-level MAC or a token;
+ *   "EXPORTER-oneM2M-Resource"    with a resource or request identifier as
+ *                                 |context|, a key per resource.
+ * They are not in IANA's TLS Exporter Labels registry; RFC 5705 section 4
+ * keeps the prefix "EXPERIMENTAL" for private labels. A NULL |context| and
+ * an empty one give different keys in TLS 1.2 and the same in TLS 1.3.
+ *
+ * It returns 1 on success and 0 on failure: before |ssl| completed a
+ * oneM2M handshake (ONEM2M_PSK_get_version(ssl) < 0) with
+ * ONEM2M_R_NOT_AUTHENTICATED; on a NULL |ssl|, |out| or |label|, an empty
+ * label, a zero |out_len|, a NULL |context| with a non-zero |context_len|,
+ * or a label that begins with one of TLS's own PRF labels ("client
+ * finished", "server finished", "master secret", "key expansion",
+ * "extended master secret", RFC 5705 section 4 and RFC 7627) with
+ * ONEM2M_R_INVALID_ARGUMENT. On failure |out| is zeroed.
+ *
+ * Warning: the output is a secret as strong as the session. Wipe it
+ * (OPENSSL_cleanse) when done with it, and never log it.
+ */
+int ONEM2M_PSK_export_keying_material(SSL* ssl, unsigned char* out,
+                                      size_t out_len, const char* label,
+                                      const unsigned char* context,
+                                      size_t context_len);
 
 /*
  * ONEM2M_PSK_client_hello_cb is the ClientHello callback that
