@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   }
 
   ctx = SSL_CTX_new(TLS_client_method());
-  SSL_CTX_set_cipher_list(ctx, "PSK");
+  SSL_CTX_set_cipher_list(ctx, ONEM2M_PSK_TLS12_CIPHERS);
 
   /* (1) Load the keystore; (2) attach as KEY_ID. The library picks the KDF
    * version (the highest both sides allow) and derives the PSK. */

@@ -46,11 +46,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   count = argc > 3 ? atoi(argv[3]) : -1;
+  if (atoi(argv[2]) <= 0 || atoi(argv[2]) > 65535) {
+    fprintf(stderr, "%s: PORT must be 1 to 65535\n", argv[0]);
+    return 2;
+  }
 
-  /* An ordinary TLS server context: TLS 1.2 (PSK suites) and TLS 1.3. */
+  /* An ordinary TLS server context: TLS 1.2 (PSK suites, without OpenSSL's
+   * NULL and SHA-1 ones) and TLS 1.3. */
   ctx = SSL_CTX_new(TLS_server_method());
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_cipher_list(ctx, "PSK");
+  SSL_CTX_set_cipher_list(ctx, ONEM2M_PSK_TLS12_CIPHERS);
 
   /* (1) Load the keystore; (2) attach: the SSL_CTX now authenticates
    * oneM2M clients. The SSL_CTX keeps its own reference to the keystore. */

@@ -334,6 +334,16 @@ std::vector<KeyInfo> TableKeystore::List() const {
   return out;
 }
 
+std::optional<VersionSet> TableKeystore::AllowedVersions(
+    std::string_view key_id) const {
+  std::shared_lock<std::shared_mutex> lock(mutex_);
+  auto it = table_.find(std::string(key_id));
+  if (it == table_.end()) {
+    return std::nullopt;
+  }
+  return it->second.versions;
+}
+
 size_t TableKeystore::Count() const {
   std::shared_lock<std::shared_mutex> lock(mutex_);
   return table_.size();

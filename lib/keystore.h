@@ -66,7 +66,17 @@ class Keystore {
   // Generation changes whenever a key may have been removed or replaced
   // (a reload, a removal). A session that an older generation
   // authenticated must not resume: its key may be gone.
-  virtual uint64_t Generation() const = 0;
+  // The default suits a store whose keys never change.
+  virtual uint64_t Generation() const { return 0; }
+
+  // AllowedVersions returns the versions the key's policy allows
+  // (the file's versions= attribute), kAllVersions for a key without one,
+  // or std::nullopt for an unknown KeyID. The default: no per-key policy.
+  virtual std::optional<VersionSet> AllowedVersions(
+      std::string_view key_id) const {
+    return Contains(key_id) ? std::optional<VersionSet>(kAllVersions)
+                            : std::nullopt;
+  }
 
   // AddKey / RemoveKey change an in-memory store; others raise
   // NOT_SUPPORTED.

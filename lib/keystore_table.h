@@ -28,6 +28,8 @@ class TableKeystore : public Keystore {
   bool Contains(std::string_view key_id) const override;
   std::vector<KeyInfo> List() const override;
   size_t Count() const override;
+  std::optional<VersionSet> AllowedVersions(
+      std::string_view key_id) const override;
   uint64_t Generation() const override {
     return generation_.load(std::memory_order_acquire);
   }

@@ -23,9 +23,18 @@ std::optional<Version> ChooseTls12Version(const CtxState& ctx, const char* hint,
                                           std::string* why) {
   std::optional<VersionSet> server =
       hint != nullptr ? ParseHint(hint) : std::nullopt;
-  VersionSet ours = ctx.pinned_version >= 0
-                        ? VersionBit(static_cast<Version>(ctx.pinned_version))
-                        : ctx.versions;
+  VersionSet ours = ClientVersions(ctx);
+  if (ours == 0) {
+    *why =
+        "no KDF version left: the client allows " +
+        FormatVersionSet(
+            ctx.pinned_version >= 0
+                ? VersionBit(static_cast<Version>(ctx.pinned_version))
+                : ctx.versions) +
+        ", the keystore's versions= for " + ctx.key_id + " allows " +
+        FormatVersionSet(ctx.store().AllowedVersions(ctx.key_id).value_or(0));
+    return std::nullopt;
+  }
   if (!server) {
     // No hint, an empty one or a foreign one: our own highest version.
     return HighestVersion(ours);

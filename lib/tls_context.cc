@@ -223,11 +223,16 @@ SslSessionPtr NewTls13PskSession(const SSL_CIPHER* cipher,
   return session;
 }
 
+VersionSet ClientVersions(const CtxState& state) {
+  VersionSet ours = state.pinned_version >= 0
+                        ? VersionBit(static_cast<Version>(state.pinned_version))
+                        : state.versions;
+  return ours & state.store().AllowedVersions(state.key_id).value_or(ours);
+}
+
 Version ClientTls13Version(const CtxState& state) {
-  if (state.pinned_version >= 0) {
-    return static_cast<Version>(state.pinned_version);
-  }
-  return HighestVersion(state.versions);
+  VersionSet ours = ClientVersions(state);
+  return HighestVersion(ours != 0 ? ours : state.versions);
 }
 
 bool ApplyClientSuites(SSL_CTX* ctx, const CtxState& state) {
@@ -299,6 +304,15 @@ int ONEM2M_PSK_CTX_set_versions(SSL_CTX* ctx, unsigned int versions) {
                    versions);
       return false;
     }
+    if (state->pinned_version >= 0 &&
+        (versions & onem2m::VersionBit(state->pinned_version)) == 0) {
+      ONEM2M_RAISE(ONEM2M_R_INVALID_ARGUMENT,
+                   "versions %s exclude the pinned version %d; unpin it "
+                   "first (ONEM2M_PSK_CTX_pin_version(ctx, -1))",
+                   onem2m::FormatVersionSet(versions).c_str(),
+                   state->pinned_version);
+      return false;
+    }
     unsigned previous = state->versions;
     state->versions = versions;
     if (state->role == Role::kServer) {
@@ -329,6 +343,13 @@ int ONEM2M_PSK_CTX_pin_version(SSL_CTX* ctx, int version) {
     if (version < -1 || version > static_cast<int>(onem2m::kMaxVersion)) {
       ONEM2M_RAISE(ONEM2M_R_INVALID_ARGUMENT,
                    "version %d is not 0 to 3 (or -1 to unpin)", version);
+      return false;
+    }
+    if (version >= 0 && (state->versions & onem2m::VersionBit(version)) == 0) {
+      ONEM2M_RAISE(ONEM2M_R_INVALID_ARGUMENT,
+                   "cannot pin version %d: the client allows only %s (set "
+                   "them with ONEM2M_PSK_CTX_set_versions)",
+                   version, onem2m::FormatVersionSet(state->versions).c_str());
       return false;
     }
     int previous = state->pinned_version;

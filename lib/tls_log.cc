@@ -55,16 +55,26 @@ std::string ExplainAlert(const SSL* ssl, const SslState& s, bool sent,
       (code == SSL_AD_ILLEGAL_PARAMETER && SSL_version(ssl) == TLS1_3_VERSION);
   if (server && sent && mac_failure && s.real_key) {
     return std::string(
-               "wrong Root Key: the client's Finished or binder did "
-               "not verify (alert ") +
+               "wrong Root Key (or a message altered in transit): "
+               "the client's Finished or binder did not verify "
+               "(alert ") +
            desc + ")";
   }
-  if (!server && !sent &&
-      (mac_failure || code == SSL_AD_HANDSHAKE_FAILURE ||
-       code == TLS1_AD_UNKNOWN_PSK_IDENTITY)) {
+  if (!server && !sent && mac_failure) {
     return std::string(
                "PSK rejected by peer (unknown identity or wrong "
                "key): alert ") +
+           desc;
+  }
+  if (!server && !sent && code == TLS1_AD_UNKNOWN_PSK_IDENTITY) {
+    return std::string("PSK rejected by peer (unknown identity): alert ") +
+           desc;
+  }
+  if (!server && !sent && code == SSL_AD_HANDSHAKE_FAILURE) {
+    return std::string(
+               "handshake failure from peer: no common cipher suite "
+               "or group, or the PSK was refused (unknown identity "
+               "or a version the server does not allow): alert ") +
            desc;
   }
   return std::string(sent ? "sent" : "received") + " alert " + desc;
@@ -103,7 +113,7 @@ void LogHandshake(const SSL* ssl, bool ok) {
 
   const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
   std::string line =
-      "peer=" + PeerAddress(ssl) +
+      "peer=" + (s->peer.empty() ? PeerAddress(ssl) : s->peer) +
       " role=" + (ctx->role == Role::kServer ? "server" : "client") +
       " key_id=" + (s->key_id.empty() ? "-" : s->key_id) +
       " version=" + (s->version >= 0 ? std::to_string(s->version) : "-") +
@@ -129,6 +139,12 @@ void InfoCallback(const SSL* ssl, int where, int ret) {
       ctx->previous_info_cb(ssl, where, ret);
     }
 
+    if ((where & SSL_CB_HANDSHAKE_START) != 0 && ctx->log_cb != nullptr) {
+      // The peer may be gone by the time we log; note it while it is here.
+      if (SslState* s = GetSslState(ssl); s != nullptr && s->peer.empty()) {
+        s->peer = PeerAddress(ssl);
+      }
+    }
     if ((where & SSL_CB_HANDSHAKE_DONE) != 0) {
       SslState* s = GetSslState(ssl);
       if (s != nullptr) {

@@ -56,6 +56,7 @@ struct SslState {
   bool authenticated = false;  // the handshake completed with it
   bool logged = false;         // the one log line was written
   std::string failure;         // the library's reason, when it failed
+  std::string peer;            // "host:port", taken when the handshake began
 };
 
 // GetCtxState returns |ctx|'s state, or nullptr when it is not attached.
@@ -78,8 +79,13 @@ bool InstallClientCallbacks(SSL_CTX* ctx, CtxState* state);
 // false when no enabled suite matches.
 bool ApplyClientSuites(SSL_CTX* ctx, const CtxState& state);
 
+// ClientVersions returns the versions a client may use: the pinned one, or
+// those it allows, narrowed by its key's versions= policy in the keystore.
+VersionSet ClientVersions(const CtxState& state);
+
 // ClientTls13Version returns the version a client offers in TLS 1.3: the
-// pinned one, else the highest allowed.
+// highest of ClientVersions (the highest allowed if that is empty; the
+// keystore then refuses it with a message).
 Version ClientTls13Version(const CtxState& state);
 
 // HashNid returns NID_sha256 or NID_sha384 for version |v|.

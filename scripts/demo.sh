@@ -5,15 +5,26 @@
 # shows a wrong key being refused, prints a summary and stops the server.
 #
 #   scripts/demo.sh
+#
+# For tests (tests/secret_leak_test.cc runs it this way):
+#   ONEM2M_DEMO_BUILD_DIR=DIR  use the build in DIR: install and build nothing
+#   ONEM2M_DEMO_KEEP=DIR       at the end, copy the keystore and the server's
+#                              output (serve.out, serve.log) into DIR
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/lib.sh"
 
-install_missing
-build_project "$ROOT/build"
+build_dir=${ONEM2M_DEMO_BUILD_DIR:-}
+if [ -n "$build_dir" ]; then
+  step "using the build in $build_dir (ONEM2M_DEMO_BUILD_DIR)"
+else
+  install_missing
+  build_dir="$ROOT/build"
+  build_project "$build_dir"
+fi
 
-CLI="$ROOT/build/tools/onem2m-psk"
-export OPENSSL_MODULES="$ROOT/build/modules"
+CLI="$build_dir/tools/onem2m-psk"
+export OPENSSL_MODULES="$build_dir/modules"
 umask 077
 work=$(mktemp -d)
 server_pid=
@@ -21,6 +32,10 @@ cleanup() {
   if [ -n "$server_pid" ]; then
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
+  fi
+  if [ -n "${ONEM2M_DEMO_KEEP:-}" ]; then
+    cp "$work/keys" "$work/serve.out" "$work/serve.log" \
+      "$ONEM2M_DEMO_KEEP/" 2>/dev/null || true
   fi
   rm -rf "$work"
 }
@@ -37,6 +52,7 @@ step "checking it: onem2m-psk check (fingerprints, never keys)"
 "$CLI" check --keystore "$work/keys"
 
 step "starting onem2m-psk serve on 127.0.0.1 (a free port)"
+: >"$work/serve.out"
 "$CLI" serve --keystore "$work/keys" --accept 127.0.0.1:0 \
   >"$work/serve.out" 2>"$work/serve.log" &
 server_pid=$!

@@ -39,7 +39,7 @@ install_missing() {
 build_project() {
   local dir=$1
   shift
-  step "configuring in $dir (cmake $*)"
+  step "configuring in $dir${*:+ (cmake $*)}"
   cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DONEM2M_WERROR=ON "$@" >/dev/null
   step "building in $dir"

@@ -75,7 +75,7 @@ TEST(CliGenkeyTest, HonoursBytesAndVersionsWithinTheSpecLimits) {
   EXPECT_EQ(Cli({"genkey", "--key-id", "k", "--bytes", "64"}).exit_code, 0);
   for (const char* bad : {"15", "65", "0"}) {
     CommandResult e = Cli({"genkey", "--key-id", "k", "--bytes", bad});
-    EXPECT_EQ(e.exit_code, 1) << bad;
+    EXPECT_EQ(e.exit_code, 2) << bad;
     EXPECT_NE(e.err.find("16 to 64 octets"), std::string::npos) << e.err;
   }
   CommandResult e = Cli({"genkey", "--key-id", "a:b"});

@@ -8,10 +8,12 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
 #include "errors.h"
+#include "onem2m/psk.h"
 #include "openssl_ptr.h"
 
 namespace onem2m::cli {
@@ -176,8 +178,8 @@ ONEM2M_KEYSTORE* OpenKeystore(const ParsedArgs& args,
   bool has_file = args.Has("keystore");
   bool has_root = args.Has("root-key-file");
   if (has_file == has_root) {
-    Usage("give exactly one of --keystore FILE and --root-key-file FILE");
-    return nullptr;
+    std::exit(
+        Usage("give exactly one of --keystore FILE and --root-key-file FILE"));
   }
   if (has_file) {
     ONEM2M_KEYSTORE* ks =
@@ -203,9 +205,14 @@ ONEM2M_KEYSTORE* OpenKeystore(const ParsedArgs& args,
 }
 
 bool WriteSessionPem(const std::string& path, SSL_SESSION* session) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // O_NOFOLLOW: a symbolic link planted at |path| is refused, not followed
+  // to overwrite its target with secrets.
+  int fd = open(path.c_str(),
+                O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
-    Fail("cannot create " + path + ": " + std::strerror(errno));
+    Fail("cannot create " + path + ": " + std::strerror(errno) +
+         (errno == ELOOP ? " (it is a symbolic link; refusing to follow it)"
+                         : ""));
     return false;
   }
   if (fchmod(fd, 0600) != 0) {
@@ -267,8 +274,8 @@ std::vector<OptionSpec> ProtocolOptionSpecs() {
       {"tls1_2", false, "TLS 1.2 only"},
       {"tls1_3", false, "TLS 1.3 only"},
       {"cipher", true,
-       "TLS 1.2 suites, OpenSSL syntax (default: PSK suites incl. "
-       "ECDHE-PSK)"},
+       "TLS 1.2 suites, OpenSSL syntax (default: ECDHE-PSK and PSK "
+       "suites, no NULL or SHA-1)"},
       {"ciphersuites", true, "TLS 1.3 suites, OpenSSL syntax"},
       {"groups", true, "key exchange groups, e.g. X25519:P-256"},
   };
@@ -276,8 +283,9 @@ std::vector<OptionSpec> ProtocolOptionSpecs() {
 
 bool ApplyProtocolOptions(SSL_CTX* ctx, const ParsedArgs& args) {
   if (args.Has("tls1_2") && args.Has("tls1_3")) {
-    Usage("--tls1_2 and --tls1_3 exclude each other; give neither for both");
-    return false;
+    std::exit(
+        Usage("--tls1_2 and --tls1_3 exclude each other; give "
+              "neither for both"));
   }
   if (args.Has("tls1_2")) {
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -288,8 +296,8 @@ bool ApplyProtocolOptions(SSL_CTX* ctx, const ParsedArgs& args) {
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   }
   // TS-0003 makes TLS_PSK_WITH_AES_128_CBC_SHA256 (PSK-AES128-CBC-SHA256)
-  // mandatory; "PSK" enables it with every other PSK suite.
-  std::string cipher = args.Get("cipher", "PSK");
+  // mandatory; the library's list has it, without NULL or SHA-1 suites.
+  std::string cipher = args.Get("cipher", ONEM2M_PSK_TLS12_CIPHERS);
   if (!SSL_CTX_set_cipher_list(ctx, cipher.c_str())) {
     ERR_clear_error();
     Fail("--cipher " + cipher + " selects no cipher suite OpenSSL knows");

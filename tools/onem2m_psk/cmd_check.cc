@@ -23,8 +23,10 @@ int RunCheck(const ParsedArgs& args) {
   std::printf("%s: %zu key%s, valid\n", path.c_str(), keys.size(),
               keys.size() == 1 ? "" : "s");
   for (const KeyInfo& k : keys) {
+    std::string versions =
+        k.versions == kAllVersions ? "any" : FormatVersionSet(k.versions);
     std::printf("  %-40s versions=%-8s fingerprint=%s\n", k.key_id.c_str(),
-                FormatVersionSet(k.versions).c_str(), k.fingerprint.c_str());
+                versions.c_str(), k.fingerprint.c_str());
   }
   return kExitOk;
 }
@@ -36,8 +38,10 @@ const Command& CheckCommand() {
       "check",
       "check --keystore FILE",
       "Validates a keystore file (format, key lengths, duplicates, file\n"
-      "mode) and prints the number of keys and, per KeyID, the versions it\n"
-      "allows and a fingerprint of its Root Key (never the key). Exits 1\n"
+      "mode) and prints the number of keys and, per KeyID, the versions its\n"
+      "versions= attribute allows ('any': no attribute; a server still\n"
+      "applies its own --versions) and a fingerprint of its Root Key\n"
+      "(never the key). Exits 1\n"
       "with the file and line of the first error.",
       {
           {"keystore", true, "the keystore file"},

@@ -27,8 +27,8 @@ int RunGenkey(const ParsedArgs& args) {
   }
   size_t bytes = std::stoul(bytes_text);
   if (bytes < kMinRootKeyLength || bytes > kMaxRootKeyLength) {
-    return Fail("--bytes " + bytes_text +
-                ": a Root Key has 16 to 64 octets (32 is the default)");
+    return Usage("--bytes " + bytes_text +
+                 ": a Root Key has 16 to 64 octets (32 is the default)");
   }
   std::string attributes;
   if (args.Has("versions")) {

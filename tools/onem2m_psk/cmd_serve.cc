@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "commands.h"
@@ -37,6 +38,10 @@ struct ServerStats {
   std::atomic<long> ok{0};
   std::atomic<long> failed{0};
   std::atomic<long> refused_busy{0};
+  // The sockets of connections in progress, so that a stop can end them
+  // at once instead of waiting for their timeouts.
+  std::mutex fds_mutex;
+  std::set<int> fds;
 };
 
 std::mutex log_mutex;
@@ -51,6 +56,19 @@ void LogHandshakeLine(const SSL*, const char* line, void*) { LogLine(line); }
 
 // ServeClient runs one connection: handshake, greeting, close.
 void ServeClient(SSL_CTX* ctx, int fd, int timeout_ms, ServerStats* stats) {
+  {
+    std::lock_guard<std::mutex> lock(stats->fds_mutex);
+    stats->fds.insert(fd);
+  }
+  struct Unregister {
+    ServerStats* stats;
+    int fd;
+    ~Unregister() {
+      std::lock_guard<std::mutex> lock(stats->fds_mutex);
+      stats->fds.erase(fd);
+    }
+  } unregister{stats, fd};
+
   SetIoTimeout(fd, timeout_ms);
   SslPtr ssl(SSL_new(ctx));
   if (ssl == nullptr || !SSL_set_fd(ssl.get(), fd)) {
@@ -109,6 +127,15 @@ int RunServe(const ParsedArgs& args) {
     timeout_ms = std::stoi(t) * 1000;
   }
   int max_clients = 1024;
+  if (args.Has("max-clients")) {
+    std::string m = args.Get("max-clients");
+    if (m.empty() || m.size() > 6 ||
+        m.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(m) == 0) {
+      return Usage("--max-clients takes a number, 1 to 999999");
+    }
+    max_clients = std::stoi(m);
+  }
   VersionSet versions = kDefaultServerVersions;
   if (args.Has("versions")) {
     auto parsed = ParseVersionList(args.Get("versions"));
@@ -167,18 +194,26 @@ int RunServe(const ParsedArgs& args) {
       FormatVersionSet(versions).c_str(), ONEM2M_KEYSTORE_count(ks));
   std::fflush(stdout);
 
-  // Accept until a stop signal; each client on its own thread.
+  // Accept until a stop signal; each client on its own thread. A reload
+  // runs on its own thread too, so that parsing a large file does not stop
+  // the accepting.
   ServerStats stats;
+  std::atomic<bool> reloading{false};
+  bool busy_logged = false;
   while (!stop_requested) {
-    if (reload_requested) {
+    if (reload_requested && !reloading.exchange(true)) {
       reload_requested = 0;
-      if (ONEM2M_KEYSTORE_reload(ks)) {
-        LogLine("keystore reloaded: " +
-                std::to_string(ONEM2M_KEYSTORE_count(ks)) + " keys");
-      } else {
-        LogLine("keystore reload failed, keeping the old keys: " +
-                ErrorQueueText());
-      }
+      std::thread([ks, &reloading] {
+        if (ONEM2M_KEYSTORE_reload(ks)) {
+          size_t n = ONEM2M_KEYSTORE_count(ks);
+          LogLine("keystore reloaded: " + std::to_string(n) + " keys" +
+                  (n == 0 ? " (warning: every client will be refused)" : ""));
+        } else {
+          LogLine("keystore reload failed, keeping the old keys: " +
+                  ErrorQueueText());
+        }
+        reloading = false;
+      }).detach();
     }
     pollfd p = {listen_fd, POLLIN, 0};
     if (poll(&p, 1, 200) != 1) {
@@ -191,8 +226,15 @@ int RunServe(const ParsedArgs& args) {
     if (stats.active.load() >= max_clients) {
       stats.refused_busy++;
       close(fd);
+      if (!busy_logged) {
+        LogLine("busy: " + std::to_string(max_clients) +
+                " connections in progress (--max-clients); refusing new "
+                "clients until one ends");
+        busy_logged = true;
+      }
       continue;
     }
+    busy_logged = false;
     stats.active++;
     std::thread([ctx = ctx.get(), fd, timeout_ms, &stats] {
       ServeClient(ctx, fd, timeout_ms, &stats);
@@ -200,11 +242,20 @@ int RunServe(const ParsedArgs& args) {
     }).detach();
   }
 
-  // Stop: no new clients, let running ones finish (they time out).
+  // Stop: no new clients; end the connections in progress at once.
   close(listen_fd);
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(timeout_ms + 1000);
-  while (stats.active.load() > 0 &&
+  {
+    std::lock_guard<std::mutex> lock(stats.fds_mutex);
+    if (!stats.fds.empty()) {
+      LogLine("stopping: closing " + std::to_string(stats.fds.size()) +
+              " connections in progress");
+    }
+    for (int fd : stats.fds) {
+      shutdown(fd, SHUT_RDWR);
+    }
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while ((stats.active.load() > 0 || reloading.load()) &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -214,9 +265,11 @@ int RunServe(const ParsedArgs& args) {
       stats.ok.load() + stats.failed.load(), stats.ok.load(),
       stats.failed.load(), stats.refused_busy.load());
   std::fflush(stdout);
-  if (stats.active.load() > 0) {
-    // Detached threads still hold the SSL_CTX: leave it to process exit.
+  if (stats.active.load() > 0 || reloading.load()) {
+    // Detached threads still use the SSL_CTX or the keystore: leave both
+    // to the process exit.
     ctx.release();
+    return kExitOk;
   }
   ONEM2M_KEYSTORE_free(ks);
   return kExitOk;
@@ -234,6 +287,8 @@ const Command& ServeCommand() {
         {"reveal-unknown", false,
          "refuse unknown KeyIDs openly instead of with a decoy PSK"},
         {"handshake-timeout", true, "seconds per handshake (default 10)"},
+        {"max-clients", true,
+         "connections at once (default 1024); more are refused and logged"},
     };
     for (auto& p : ProtocolOptionSpecs()) {
       o.push_back(p);

@@ -1,6 +1,8 @@
 // onem2m-psk: keys, derivations, a server and a client for oneM2M
 // symmetric-key authentication over TLS-PSK.
 
+#include <signal.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -65,6 +67,8 @@ int Main(int argc, char** argv) {
 }  // namespace onem2m::cli
 
 int main(int argc, char** argv) {
+  // A peer that closes its socket must give us EPIPE, not kill us.
+  signal(SIGPIPE, SIG_IGN);
   try {
     return onem2m::cli::Main(argc, argv);
   } catch (const std::exception& e) {
