@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <regex>
+#include <thread>
 
 #include "test_support.h"
 
@@ -92,9 +93,9 @@ TEST(CliConfigTest, WrongModulePathNamesTheProviderAndWhy) {
   sample.insert(at + 14, "module = /nonexistent/onem2m.so\n");
   std::string cnf = dir.WriteFile("openssl.cnf", sample);
   std::string keys = dir.WriteFile("keys", kKeyId + ":" + kRootHex + "\n");
-  CommandResult r = RunCommand({CliBin(), "check", "--keystore", keys}, "",
-                               std::chrono::seconds(30),
-                               {{"OPENSSL_CONF", cnf}});
+  CommandResult r =
+      RunCommand({CliBin(), "check", "--keystore", keys}, "",
+                 std::chrono::seconds(30), {{"OPENSSL_CONF", cnf}});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("activates provider onem2m, which could not be "
                        "loaded from /nonexistent/onem2m.so: "),
@@ -103,8 +104,8 @@ TEST(CliConfigTest, WrongModulePathNamesTheProviderAndWhy) {
   EXPECT_NE(r.err.find("No such file or directory"), std::string::npos);
 
   // The sample as shipped, with the module found through OPENSSL_MODULES.
-  std::string good = dir.WriteFile(
-      "good.cnf", ReadFile(SourceDir() + "/openssl.cnf.sample"));
+  std::string good =
+      dir.WriteFile("good.cnf", ReadFile(SourceDir() + "/openssl.cnf.sample"));
   r = RunCommand({CliBin(), "check", "--keystore", keys}, "",
                  std::chrono::seconds(30),
                  {{"OPENSSL_CONF", good}, {"OPENSSL_MODULES", ModulesDir()}});
@@ -146,6 +147,19 @@ TEST(CliDeriveTest, WritesAPrivateSessionFileForStockTools) {
       RunCommand({OpensslBin(), "sess_id", "-in", session, "-noout", "-text"});
   EXPECT_NE(text.out.find("TLSv1.3"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("TLS_AES_256_GCM_SHA384"), std::string::npos);
+}
+
+TEST(CliDeriveTest, RefusesToWriteTheSessionThroughASymbolicLink) {
+  ScopedTempDir dir;
+  std::string keys = dir.WriteFile("keys", kKeyId + ":" + kRootHex + "\n");
+  std::string victim = dir.WriteFile("victim", "precious\n", 0644);
+  std::string link = dir.path() + "/psk.pem";
+  ASSERT_EQ(symlink(victim.c_str(), link.c_str()), 0);
+  CommandResult r = Cli({"derive", "--keystore", keys, "--key-id", kKeyId,
+                         "--version", "3", "--session-out", link});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("refusing to follow it"), std::string::npos) << r.err;
+  EXPECT_EQ(ReadFile(victim), "precious\n");
 }
 
 TEST(CliDeriveTest, SaysWhatIsWrongWithTheRequest) {
@@ -370,6 +384,32 @@ TEST_F(CliServeTest, StopsOnSigtermWithASummary) {
       << server->Output();
 }
 
+TEST_F(CliServeTest, BusyServerSaysSoAndStopsWithoutWaitingForStalledPeers) {
+  auto server = Start({"--max-clients", "1", "--handshake-timeout", "60"});
+  int stalled = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(port_)));
+  ASSERT_EQ(connect(stalled, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
+            0);
+  // Wait until the server took the stalled connection, then a good client
+  // is turned away with a log line.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CommandResult refused = Connect({"--timeout", "2"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_TRUE(server->WaitForOutput("busy: 1 connections in progress"))
+      << server->Output();
+
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(server->Stop(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_NE(server->Output().find("stopping: closing 1 connections"),
+            std::string::npos)
+      << server->Output();
+  close(stalled);
+}
+
 TEST_F(CliServeTest, ServerWithNoPskSuiteFailsAtStartup) {
   CommandResult r =
       Cli({"serve", "--keystore", keys_, "--accept", "127.0.0.1:0", "--tls1_2",
@@ -431,8 +471,8 @@ TEST(ExamplesTest, ExampleClientAuthenticatesToExampleServer) {
   BackgroundProcess server({ONEM2M_EXAMPLE_SERVER_BIN, keys, port, "2"});
   ASSERT_TRUE(server.WaitForOutput("listening on")) << server.Output();
 
-  CommandResult good = RunCommand({ONEM2M_EXAMPLE_CLIENT_BIN, keys, kKeyId,
-                                   port});
+  CommandResult good =
+      RunCommand({ONEM2M_EXAMPLE_CLIENT_BIN, keys, kKeyId, port});
   EXPECT_EQ(good.exit_code, 0) << good.err;
   EXPECT_NE(good.out.find("KDF version 3"), std::string::npos) << good.out;
   EXPECT_NE(good.out.find("server says: hello " + kKeyId), std::string::npos)
@@ -443,18 +483,17 @@ TEST(ExamplesTest, ExampleClientAuthenticatesToExampleServer) {
   CommandResult bad =
       RunCommand({ONEM2M_EXAMPLE_CLIENT_BIN, wrong, kKeyId, port});
   EXPECT_EQ(bad.exit_code, 1);
-  EXPECT_NE(bad.err.find("PSK rejected by peer"), std::string::npos)
-      << bad.err;
+  EXPECT_NE(bad.err.find("PSK rejected by peer"), std::string::npos) << bad.err;
   EXPECT_TRUE(server.WaitForOutput("handshake failed: wrong Root Key"))
       << server.Output();
   EXPECT_EQ(server.Stop(), 0);
 }
 
 TEST(ExamplesTest, StockOpensslScriptHandshakesWithAKdfDerivedPsk) {
-  CommandResult r = RunCommand(
-      {"/bin/bash", SourceDir() + "/examples/stock_openssl.sh", ModulesDir(),
-       "2"},
-      "", std::chrono::seconds(60));
+  CommandResult r =
+      RunCommand({"/bin/bash", SourceDir() + "/examples/stock_openssl.sh",
+                  ModulesDir(), "2"},
+                 "", std::chrono::seconds(60));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("Protocol version: TLSv1.2"), std::string::npos)
       << r.out;

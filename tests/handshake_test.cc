@@ -5,11 +5,11 @@
 // other PSK stacks.
 
 #include <gtest/gtest.h>
-
-#include <cctype>
 #include <openssl/err.h>
 #include <openssl/provider.h>
 #include <openssl/ssl.h>
+
+#include <cctype>
 
 #include "onem2m/psk.h"
 #include "test_support.h"
@@ -518,6 +518,41 @@ TEST(HintTest, PinnedVersionOutsideTheHintIsNotOffered) {
   EXPECT_FALSE(server.WaitForResult(0).ok);
 }
 
+TEST(HintTest, ClientHonoursItsOwnKeysVersionsAttribute) {
+  // The device's keystore line says versions=1,2; the server allows 1-3.
+  KeystorePtr server_ks(MemoryKeystore(kKeyId, kRootHex));
+  KeystorePtr client_ks(MemoryKeystore(
+      kKeyId, kRootHex, ONEM2M_VERSION_BIT(1) | ONEM2M_VERSION_BIT(2)));
+  OurServer server(server_ks.get());
+  size_t index = 0;
+  for (auto p : {TlsProtocol::kTls12, TlsProtocol::kTls13}) {
+    ClientOptions o;
+    o.protocol = p;
+    HandshakeResult cr =
+        RunOurClient(server.port(), client_ks.get(), kKeyId, o);
+    ASSERT_TRUE(cr.ok) << ProtocolName(p) << ": " << cr.failure;
+    EXPECT_EQ(cr.version, 2);
+    EXPECT_EQ(server.WaitForResult(index++).version, 2);
+  }
+}
+
+TEST(VersionPolicyTest, PinOutsideTheAllowedVersionsIsRefused) {
+  KeystorePtr ks(MemoryKeystore(kKeyId, kRootHex));
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  ASSERT_EQ(ONEM2M_PSK_attach_client(ctx, ks.get(), kKeyId), 1);
+  ASSERT_EQ(ONEM2M_PSK_CTX_set_versions(
+                ctx, ONEM2M_VERSION_BIT(2) | ONEM2M_VERSION_BIT(3)),
+            1);
+  ERR_clear_error();
+  EXPECT_EQ(ONEM2M_PSK_CTX_pin_version(ctx, 1), 0);
+  EXPECT_EQ(ERR_GET_REASON(ERR_peek_error()), ONEM2M_R_INVALID_ARGUMENT);
+  ASSERT_EQ(ONEM2M_PSK_CTX_pin_version(ctx, 2), 1);
+  ERR_clear_error();
+  EXPECT_EQ(ONEM2M_PSK_CTX_set_versions(ctx, ONEM2M_VERSION_BIT(3)), 0);
+  EXPECT_EQ(ERR_GET_REASON(ERR_peek_error()), ONEM2M_R_INVALID_ARGUMENT);
+  SSL_CTX_free(ctx);
+}
+
 TEST(HintTest, NoCommonVersionFailsWithBothSetsNamed) {
   KeystorePtr ks(MemoryKeystore(kKeyId, kRootHex));
   OurServer server(ks.get(), {.protocol = TlsProtocol::kTls12,
@@ -537,8 +572,8 @@ class Tls12SuiteTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(Tls12SuiteTest, NegotiatesTheSuiteWithEveryVersion) {
   KeystorePtr ks(MemoryKeystore(kKeyId, kRootHex));
-  OurServer server(ks.get(), {.protocol = TlsProtocol::kTls12,
-                              .cipher = GetParam()});
+  OurServer server(ks.get(),
+                   {.protocol = TlsProtocol::kTls12, .cipher = GetParam()});
   for (int v = 0; v <= 3; v++) {
     ClientOptions o;
     o.protocol = TlsProtocol::kTls12;
