@@ -17,31 +17,36 @@ namespace onem2m {
 
 namespace {
 
+// NoVersionLeft explains an empty ClientVersions: the client's own
+// setting and its key's versions= attribute share no version.
+std::string NoVersionLeft(const CtxState& ctx) {
+  VersionSet configured =
+      ctx.pinned_version >= 0
+          ? VersionBit(static_cast<Version>(ctx.pinned_version))
+          : ctx.versions;
+  return "no KDF version left: the client allows " +
+         FormatVersionSet(configured) + ", the keystore's versions= for " +
+         ctx.key_id + " allows " +
+         FormatVersionSet(ctx.store().AllowedVersions(ctx.key_id).value_or(0));
+}
+
 // ChooseTls12Version picks the version for a TLS 1.2 handshake given the
 // server's hint, or returns std::nullopt with |why| set.
 std::optional<Version> ChooseTls12Version(const CtxState& ctx, const char* hint,
                                           std::string* why) {
-  std::optional<VersionSet> server =
-      hint != nullptr ? ParseHint(hint) : std::nullopt;
   VersionSet ours = ClientVersions(ctx);
   if (ours == 0) {
-    *why =
-        "no KDF version left: the client allows " +
-        FormatVersionSet(
-            ctx.pinned_version >= 0
-                ? VersionBit(static_cast<Version>(ctx.pinned_version))
-                : ctx.versions) +
-        ", the keystore's versions= for " + ctx.key_id + " allows " +
-        FormatVersionSet(ctx.store().AllowedVersions(ctx.key_id).value_or(0));
+    *why = NoVersionLeft(ctx);
     return std::nullopt;
   }
-  if (!server) {
-    // No hint, an empty one or a foreign one: our own highest version.
+  // No hint, an empty one or a foreign one: our own highest version.
+  VersionSet server = hint != nullptr ? ParseHint(hint).value_or(0) : 0;
+  if (server == 0) {
     return HighestVersion(ours);
   }
-  VersionSet common = ours & *server;
+  VersionSet common = ours & server;
   if (common == 0) {
-    *why = "no common KDF version: server allows " + FormatVersionSet(*server) +
+    *why = "no common KDF version: server allows " + FormatVersionSet(server) +
            ", client allows " + FormatVersionSet(ours);
     return std::nullopt;
   }
@@ -100,7 +105,7 @@ unsigned int Tls12ClientCallback(SSL* ssl, const char* hint, char* identity,
                 ssl_state->identity.size() + 1);
     std::memcpy(psk_out, psk.data(), psk.size());
     return static_cast<unsigned int>(psk.size());
-  } catch (const std::exception&) {
+  } catch (...) {
     ERR_clear_error();
     return 0;
   }
@@ -116,6 +121,10 @@ int Tls13UseSessionCallback(SSL* ssl, const EVP_MD* md,
     const CtxState* ctx = GetCtxState(SSL_get_SSL_CTX(ssl));
     SslState* ssl_state = GetSslState(ssl);
     if (ctx == nullptr || ssl_state == nullptr) {
+      return 0;
+    }
+    if (ClientVersions(*ctx) == 0) {
+      ssl_state->failure = NoVersionLeft(*ctx);
       return 0;
     }
     Version v = ClientTls13Version(*ctx);
@@ -142,7 +151,7 @@ int Tls13UseSessionCallback(SSL* ssl, const EVP_MD* md,
     *idlen = ssl_state->identity.size();
     *sess = session.release();
     return 1;
-  } catch (const std::exception&) {
+  } catch (...) {
     ERR_clear_error();
     return 0;
   }

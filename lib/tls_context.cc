@@ -171,7 +171,7 @@ int WithCtxState(SSL_CTX* ctx, Fn fn) {
       return 0;
     }
     return fn(state) ? 1 : 0;
-  } catch (const std::exception&) {
+  } catch (...) {
     ONEM2M_RAISE(ONEM2M_R_INTERNAL_ERROR, "out of memory");
     return 0;
   }
@@ -269,7 +269,7 @@ int ONEM2M_PSK_attach_server_ex(SSL_CTX* ctx, ONEM2M_KEYSTORE* ks,
                                 OSSL_LIB_CTX* libctx, const char* propq) {
   try {
     return onem2m::Attach(ctx, ks, Role::kServer, nullptr, libctx, propq);
-  } catch (const std::exception&) {
+  } catch (...) {
     ONEM2M_RAISE(ONEM2M_R_INTERNAL_ERROR, "out of memory");
     return 0;
   }
@@ -284,7 +284,7 @@ int ONEM2M_PSK_attach_client_ex(SSL_CTX* ctx, ONEM2M_KEYSTORE* ks,
                                 const char* propq) {
   try {
     return onem2m::Attach(ctx, ks, Role::kClient, key_id, libctx, propq);
-  } catch (const std::exception&) {
+  } catch (...) {
     ONEM2M_RAISE(ONEM2M_R_INTERNAL_ERROR, "out of memory");
     return 0;
   }

@@ -72,9 +72,8 @@ std::string ExplainAlert(const SSL* ssl, const SslState& s, bool sent,
   }
   if (!server && !sent && code == SSL_AD_HANDSHAKE_FAILURE) {
     return std::string(
-               "handshake failure from peer: no common cipher suite "
-               "or group, or the PSK was refused (unknown identity "
-               "or a version the server does not allow): alert ") +
+               "PSK rejected by peer (unknown identity or wrong "
+               "key), or no common cipher suite or group: alert ") +
            desc;
   }
   return std::string(sent ? "sent" : "received") + " alert " + desc;
@@ -169,7 +168,7 @@ void InfoCallback(const SSL* ssl, int where, int ret) {
       }
       LogHandshake(ssl, false);
     }
-  } catch (const std::exception&) {
+  } catch (...) {
     // Logging must never break a handshake.
   }
 }
@@ -186,6 +185,6 @@ extern "C" void ONEM2M_PSK_log_failure(const SSL* ssl, const char* reason) {
       s->failure = reason;
     }
     onem2m::LogHandshake(ssl, false);
-  } catch (const std::exception&) {
+  } catch (...) {
   }
 }

@@ -39,7 +39,7 @@ int GenerateTicket(SSL* ssl, void*) {
     }
     std::string data = EncodeTicketAppData(*s, ctx->store().Generation());
     return SSL_SESSION_set1_ticket_appdata(session, data.data(), data.size());
-  } catch (const std::exception&) {
+  } catch (...) {
     return 0;
   }
 }
@@ -85,7 +85,7 @@ SSL_TICKET_RETURN DecryptTicket(SSL* ssl, SSL_SESSION* session,
     s->failure.clear();
     return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW
                                               : SSL_TICKET_RETURN_USE;
-  } catch (const std::exception&) {
+  } catch (...) {
     return SSL_TICKET_RETURN_ABORT;
   }
 }

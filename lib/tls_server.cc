@@ -114,7 +114,7 @@ unsigned int Tls12ServerCallback(SSL* ssl, const char* identity,
     }
     std::memcpy(psk_out, psk.data(), psk.size());
     return static_cast<unsigned int>(psk.size());
-  } catch (const std::exception&) {
+  } catch (...) {
     ERR_clear_error();
     return 0;
   }
@@ -168,7 +168,7 @@ int Tls13FindSessionCallback(SSL* ssl, const unsigned char* identity,
     }
     *sess = session.release();
     return 1;
-  } catch (const std::exception&) {
+  } catch (...) {
     ERR_clear_error();
     return 0;
   }
@@ -267,7 +267,7 @@ extern "C" int ONEM2M_PSK_client_hello_cb(SSL* ssl, int* alert, void*) {
       return SSL_CLIENT_HELLO_ERROR;
     }
     return SSL_CLIENT_HELLO_SUCCESS;
-  } catch (const std::exception&) {
+  } catch (...) {
     *alert = SSL_AD_INTERNAL_ERROR;
     return SSL_CLIENT_HELLO_ERROR;
   }

@@ -6,6 +6,7 @@
 // server keeps serving. SIGHUP reloads the keystore; SIGINT or SIGTERM
 // stops the server after a summary.
 
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <poll.h>
 #include <signal.h>
@@ -54,42 +55,74 @@ void LogLine(const std::string& line) {
 
 void LogHandshakeLine(const SSL*, const char* line, void*) { LogLine(line); }
 
+// AcceptWithDeadline runs the server handshake on |fd| within |timeout_ms|
+// in all: a per-read timeout would let a client that sends one byte at a
+// time hold its thread for ever. Returns true on success; on failure
+// |timed_out| says whether the deadline passed.
+bool AcceptWithDeadline(SSL* ssl, int fd, int timeout_ms, bool* timed_out) {
+  int flags = fcntl(fd, F_GETFL);
+  fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  bool ok = false;
+  for (;;) {
+    int rc = SSL_accept(ssl);
+    if (rc == 1) {
+      ok = true;
+      break;
+    }
+    int err = SSL_get_error(ssl, rc);
+    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+      break;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p = {
+        fd, static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT),
+        0};
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      *timed_out = true;
+      break;
+    }
+  }
+  fcntl(fd, F_SETFL, flags);
+  return ok;
+}
+
 // ServeClient runs one connection: handshake, greeting, close.
 void ServeClient(SSL_CTX* ctx, int fd, int timeout_ms, ServerStats* stats) {
   {
     std::lock_guard<std::mutex> lock(stats->fds_mutex);
     stats->fds.insert(fd);
   }
-  struct Unregister {
-    ServerStats* stats;
-    int fd;
-    ~Unregister() {
+  // Leave the set before closing: the number may be reused at once.
+  auto close_fd = [stats, fd] {
+    {
       std::lock_guard<std::mutex> lock(stats->fds_mutex);
       stats->fds.erase(fd);
     }
-  } unregister{stats, fd};
+    close(fd);
+  };
 
-  SetIoTimeout(fd, timeout_ms);
   SslPtr ssl(SSL_new(ctx));
   if (ssl == nullptr || !SSL_set_fd(ssl.get(), fd)) {
-    close(fd);
+    close_fd();
     stats->failed++;
     return;
   }
   ERR_clear_error();
-  int rc = SSL_accept(ssl.get());
-  if (rc != 1) {
-    int err = SSL_get_error(ssl.get(), rc);
-    const char* reason =
-        err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE
-            ? "handshake timed out"
-            : "connection closed or broken during the handshake";
-    ONEM2M_PSK_log_failure(ssl.get(), reason);
+  bool timed_out = false;
+  if (!AcceptWithDeadline(ssl.get(), fd, timeout_ms, &timed_out)) {
+    ONEM2M_PSK_log_failure(
+        ssl.get(), timed_out
+                       ? "handshake timed out"
+                       : "connection closed or broken during the handshake");
     ERR_clear_error();
     stats->failed++;
-    close(fd);
+    close_fd();
     return;
   }
+  SetIoTimeout(fd, timeout_ms);
   stats->ok++;
 
   const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl.get());
@@ -101,7 +134,7 @@ void ServeClient(SSL_CTX* ctx, int fd, int timeout_ms, ServerStats* stats) {
   SSL_write(ssl.get(), greeting.data(), static_cast<int>(greeting.size()));
   SSL_shutdown(ssl.get());
   ERR_clear_error();
-  close(fd);
+  close_fd();
 }
 
 int RunServe(const ParsedArgs& args) {
