@@ -33,6 +33,7 @@ ERR_STRING_DATA kReasonStrings[] = {
     {ERR_PACK(0, 0, ONEM2M_R_INTERNAL_ERROR), "internal error"},
     {ERR_PACK(0, 0, ONEM2M_R_NOT_AUTHENTICATED),
      "no oneM2M handshake completed"},
+    {ERR_PACK(0, 0, ONEM2M_R_CONFIG), "configuration error"},
     {0, nullptr},
 };
 

@@ -36,6 +36,7 @@ int ONEM2M_get_error_library(void);
 #define ONEM2M_R_NOT_SUPPORTED 116        /* e.g. reload of a memory store */
 #define ONEM2M_R_INTERNAL_ERROR 117       /* allocation failure, exception */
 #define ONEM2M_R_NOT_AUTHENTICATED 118    /* no oneM2M handshake completed */
+#define ONEM2M_R_CONFIG 119               /* openssl.cnf onem2m_psk section */
 
 #ifdef __cplusplus
 }

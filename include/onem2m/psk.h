@@ -206,6 +206,57 @@ int ONEM2M_PSK_export_keying_material(SSL* ssl, unsigned char* out,
  */
 int ONEM2M_PSK_client_hello_cb(SSL* ssl, int* alert, void* arg);
 
+/*
+ * Configuration from openssl.cnf, without code for each setting.
+ *
+ * ONEM2M_PSK_config_module_add registers the configuration module
+ * "onem2m_psk" with OpenSSL (CONF_module_add), as OpenSSL registers its own
+ * modules. Call it once, before OpenSSL loads the configuration file
+ * (CONF_modules_load_file, or OPENSSL_init_ssl with
+ * OPENSSL_INIT_LOAD_CONFIG). Repeated calls do nothing. Returns 1, or 0 if
+ * OpenSSL refuses the registration.
+ *
+ * The file then names a section of named configurations, each a section of
+ * settings (openssl.cnf.sample shows and explains all of them):
+ *
+ *   [openssl_init]                      (or an application's own section,
+ *   onem2m_psk = onem2m_psk_sect         see CONF_modules_load_file)
+ *   [onem2m_psk_sect]
+ *   cse = onem2m_cse
+ *   [onem2m_cse]
+ *   role = server                       server or client (required)
+ *   keystore = /etc/onem2m/keys         keystore file (required)
+ *   key_id = dev-0001@sp.example.com    client: the KeyID (required)
+ *   versions = 1,2,3                    the KDF versions allowed
+ *   pin_version = 3                     client: use this version only
+ *   options = reveal_unknown            server: reveal_unknown, allow_psk_ke
+ *
+ * Loading the file checks every setting and loads every keystore; an
+ * unknown setting, a bad value or a keystore that does not load fails the
+ * whole module (all or nothing) with ONEM2M_R_CONFIG or the keystore's
+ * reason, naming the section and quoting the line (OpenSSL keeps no line
+ * numbers for values). OpenSSL's automatic loading ignores such failures
+ * unless the file sets config_diagnostics = 1; the reason is then given
+ * again by ONEM2M_PSK_attach_from_config.
+ */
+int ONEM2M_PSK_config_module_add(void);
+
+/*
+ * ONEM2M_PSK_attach_from_config attaches |ctx| with the configuration
+ * |name| of the loaded onem2m_psk section: ONEM2M_PSK_attach_server or
+ * ONEM2M_PSK_attach_client with its keystore (and key_id), then its
+ * versions, pin_version and options. Returns 1 on success; 0 with
+ * ONEM2M_R_CONFIG when no such configuration is loaded (the module was not
+ * added before the file was loaded, the name is not in the section, or the
+ * section failed to load: the error says which), or with the attach call's
+ * reason. The SSL_CTX holds its own reference on the keystore, which stays
+ * loaded until the configuration is unloaded (CONF_modules_unload) or
+ * replaced by a new load. Call it after SSL_CTX_set_cipher_list, as the
+ * attach calls. After a failure, discard |ctx|: it may be attached with
+ * part of the configuration.
+ */
+int ONEM2M_PSK_attach_from_config(SSL_CTX* ctx, const char* name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,7 @@ const Command& DeriveCommand();
 const Command& CheckCommand();
 const Command& ServeCommand();
 const Command& ConnectCommand();
+const Command& ExportCommand();
 
 }  // namespace onem2m::cli
 

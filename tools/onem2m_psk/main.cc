@@ -17,7 +17,7 @@ namespace {
 
 const Command* const kCommands[] = {
     &GenkeyCommand(), &DeriveCommand(),  &CheckCommand(),
-    &ServeCommand(),  &ConnectCommand(),
+    &ServeCommand(),  &ConnectCommand(), &ExportCommand(),
 };
 
 void PrintOverview() {
