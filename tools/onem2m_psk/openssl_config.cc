@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli_common.h"
+#include "onem2m/psk.h"
 
 namespace onem2m::cli {
 namespace {
@@ -96,6 +97,9 @@ bool CheckProviders(const std::string& file) {
 
 bool LoadOpensslConfig() {
   OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
+  // A file that configures applications through our module
+  // ([openssl_init] onem2m_psk = ...) must load here too.
+  ONEM2M_PSK_config_module_add();
   const char* env = std::getenv("OPENSSL_CONF");
   std::string file;
   if (env != nullptr) {
