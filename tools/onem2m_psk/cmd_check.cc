@@ -41,8 +41,8 @@ const Command& CheckCommand() {
       "mode) and prints the number of keys and, per KeyID, the versions its\n"
       "versions= attribute allows ('any': no attribute; a server still\n"
       "applies its own --versions) and a fingerprint of its Root Key\n"
-      "(never the key). Exits 1\n"
-      "with the file and line of the first error.",
+      "(never the key). Exits 1 with the file and line of the first\n"
+      "error.",
       {
           {"keystore", true, "the keystore file"},
       },

@@ -177,7 +177,8 @@ const Command& ConnectCommand() {
     std::vector<OptionSpec> o = {
         {"key-id", true, "our KeyID"},
         {"keystore", true, "keystore file holding our Root Key"},
-        {"root-key-file", true, "a file holding our Root Key (- for stdin)"},
+        {"root-key-file", true,
+         "our Root Key, hex or base64:..., mode 0600 (- for stdin)"},
         {"version", true, "pin KDF version 0-3 (default: negotiate)"},
         {"versions", true, "KDF versions allowed (default 1,2,3)"},
         {"timeout", true, "seconds to wait for the server (default 5)"},
@@ -199,7 +200,12 @@ const Command& ConnectCommand() {
       "server's hint and it both allow; in TLS 1.3 it offers its highest\n"
       "(or pinned) version. --sess-out saves the session and --sess-in\n"
       "offers it again; 'resumed:' says whether the server resumed it.\n"
-      "Exits 1 with the reason if the handshake fails.",
+      "HOST may be a name, an IPv4 address or [IPv6].\n\n"
+      "Output, one field a line: 'connected to', 'protocol:', 'suite:',\n"
+      "'key_id:', 'kdf_version:', 'resumed:', 'server says:'.\n"
+      "Exits 1 with the reason if the handshake fails, for example\n"
+      "'PSK rejected by peer (unknown identity or wrong key)', 'no answer:\n"
+      "possible PSK mismatch', 'no common KDF version: server allows ...'.",
       options,
       RunConnect,
   };

@@ -107,7 +107,8 @@ const Command& DeriveCommand() {
       "Treat both outputs as secrets.",
       {
           {"keystore", true, "keystore file (spec section 8)"},
-          {"root-key-file", true, "a file holding one Root Key (- for stdin)"},
+          {"root-key-file", true,
+           "one Root Key, hex or base64:..., mode 0600 (- for stdin)"},
           {"key-id", true, "the KeyID"},
           {"version", true, "KDF version 0, 1, 2 or 3"},
           {"session-out", true, "also write a PEM TLS 1.3 PSK session"},

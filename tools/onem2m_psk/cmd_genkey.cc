@@ -69,7 +69,8 @@ const Command& GenkeyCommand() {
       "Prints a keystore line 'ID:ROOTKEY' with a fresh random Root Key from\n"
       "OpenSSL's private random generator. Append it to the server's\n"
       "keystore file (mode 0600) and provision the same line to the device\n"
-      "over a secure channel. Nothing is stored by this command.",
+      "over a secure channel. Nothing is stored by this command.\n"
+      "A KeyID has 1 to 120 characters from A-Z a-z 0-9 . _ - @.",
       {
           {"key-id", true, "the KeyID (KpsaID), e.g. dev-0001@sp.example.com"},
           {"bytes", true, "Root Key length, 16 to 64 octets (default 32)"},

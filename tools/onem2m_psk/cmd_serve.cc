@@ -336,7 +336,11 @@ const Command& ServeCommand() {
       "authenticated client gets one line naming its KeyID and version.\n"
       "One log line per handshake goes to stderr (never key bytes). The\n"
       "first line on stdout says where it listens. SIGHUP reloads the\n"
-      "keystore (a bad file keeps the old keys); SIGINT/SIGTERM stop it.",
+      "keystore (a bad file keeps the old keys); SIGINT/SIGTERM stop it\n"
+      "and print a summary line ('stopped: N handshakes, N ok, N failed,\n"
+      "N refused (busy)'). HOST may be a name, IPv4 or [IPv6].\n\n"
+      "Log line: peer=ADDR role=server key_id=ID version=N protocol=P\n"
+      "suite=S outcome=ok|failed [resumed=yes] [reason=\"...\"].",
       options,
       RunServe,
   };

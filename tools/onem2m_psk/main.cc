@@ -30,7 +30,9 @@ void PrintOverview() {
   }
   std::printf(
       "\n'onem2m-psk COMMAND --help' tells more. Exit status: 0 success, "
-      "1 failure,\n2 wrong command line.\n");
+      "1 failure,\n2 wrong command line.\n\n"
+      "Environment: OPENSSL_CONF (an openssl.cnf to apply; a provider it\n"
+      "activates must load), OPENSSL_MODULES (where onem2m.so is).\n");
 }
 
 int Main(int argc, char** argv) {
