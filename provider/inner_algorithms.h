@@ -1,7 +1,10 @@
-// The OpenSSL algorithms that the onem2m KDFs are built from: HMAC,
-// KBKDF and TLS1-PRF over SHA-256 and SHA-384. They are fetched once per
-// provider instance, from its child library context, and kept as
-// configured prototype contexts, so that a derivation fetches nothing.
+// The OpenSSL algorithms that the onem2m KDFs are built from: HMAC and
+// TLS1-PRF over SHA-256 and SHA-384. They are fetched once per provider
+// instance, from its child library context, and kept as configured
+// prototype contexts, so that a derivation fetches nothing. (SP 800-108
+// KBKDF, versions 2 and 3, is computed from HMAC in kdf_common.cc: OpenSSL
+// 3.0 cannot copy a KBKDF context, and configuring a new one fetched HMAC
+// and the digest on every derivation.)
 
 #ifndef ONEM2M_PROVIDER_INNER_ALGORITHMS_H_
 #define ONEM2M_PROVIDER_INNER_ALGORITHMS_H_
@@ -18,7 +21,7 @@ namespace onem2m::provider {
 
 class InnerAlgorithms {
  public:
-  // Fetch fetches HMAC, KBKDF and TLS1-PRF from |libctx| and configures
+  // Fetch fetches HMAC and TLS1-PRF from |libctx| and configures
   // the prototypes. Returns nullptr, with kReasonInnerUnavailable raised
   // through |errors|, when one of them is not available there (typically:
   // the default provider is not loaded in the application's library
@@ -26,14 +29,10 @@ class InnerAlgorithms {
   static std::unique_ptr<InnerAlgorithms> Fetch(OSSL_LIB_CTX* libctx,
                                                 const CoreErrors& errors);
 
-  // NewHmacSha256 returns an unkeyed HMAC-SHA-256 context, a copy of the
-  // prototype, or nullptr when memory runs out (nothing raised).
-  EvpMacCtxPtr NewHmacSha256() const;
-
-  // NewKbkdf returns a KBKDF context in counter mode over HMAC with the TLS
-  // hash of |version| (2 or 3), use-l and the separator on; the caller sets
-  // only key, salt and info. nullptr when that fails (nothing raised).
-  EvpKdfCtxPtr NewKbkdf(Version version) const;
+  // NewHmac returns an unkeyed HMAC context with the TLS hash of |version|
+  // (SHA-384 for 3, else SHA-256), a copy of a prototype, or nullptr when
+  // memory runs out (nothing raised).
+  EvpMacCtxPtr NewHmac(Version version) const;
 
   // NewTls1Prf returns a TLS1-PRF context with the TLS hash of |version|;
   // the caller sets only secret and seed. nullptr when that fails.
@@ -50,11 +49,7 @@ class InnerAlgorithms {
 
   EvpMacPtr hmac_;
   EvpMacCtxPtr hmac_sha256_;
-
-  EvpKdfPtr kbkdf_;
-  EvpKdfCtxPtr kbkdf_sha256_;
-  EvpKdfCtxPtr kbkdf_sha384_;
-  bool kbkdf_can_dup_ = false;
+  EvpMacCtxPtr hmac_sha384_;
 
   EvpKdfPtr tls1_prf_;
   EvpKdfCtxPtr tls1_prf_sha256_;

@@ -6,6 +6,7 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <cstring>
 #include <exception>
 #include <string_view>
@@ -23,23 +24,6 @@ const OSSL_PARAM kGettableCtxParams[] = {
     OSSL_PARAM_utf8_string(ONEM2M_KDF_PARAM_IDENTITY, nullptr, 0),
     OSSL_PARAM_END,
 };
-
-// KbkdfSettings fills |params| (6 entries) with the fixed KBKDF settings of
-// spec section 4: SP 800-108r1 counter mode, HMAC with |digest|, the 32-bit
-// length field [L] and the 0x00 separator.
-void KbkdfSettings(const char* digest, OSSL_PARAM* params) {
-  static int kOn = 1;
-  params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MODE,
-                                               const_cast<char*>("COUNTER"), 0);
-  params[1] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MAC,
-                                               const_cast<char*>("HMAC"), 0);
-  params[2] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-                                               const_cast<char*>(digest), 0);
-  params[3] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_KBKDF_USE_L, &kOn);
-  params[4] =
-      OSSL_PARAM_construct_int(OSSL_KDF_PARAM_KBKDF_USE_SEPARATOR, &kOn);
-  params[5] = OSSL_PARAM_construct_end();
-}
 
 // DigestSettings fills |params| (2 entries) with a digest name, the only
 // setting of the HMAC and TLS1-PRF prototypes.
@@ -59,7 +43,7 @@ EvpKdfCtxPtr NewConfiguredKdf(EVP_KDF* kdf, const OSSL_PARAM* settings) {
 }
 
 // CanDup tells whether the implementation behind |ctx| can duplicate its
-// contexts. OpenSSL 3.0's KBKDF and TLS1-PRF cannot; later releases can.
+// contexts. OpenSSL 3.0's TLS1-PRF cannot; later releases can.
 bool CanDup(const EVP_KDF_CTX* ctx) {
   ERR_set_mark();
   EvpKdfCtxPtr copy(EVP_KDF_CTX_dup(ctx));
@@ -73,7 +57,13 @@ bool OctetsParam(const CoreErrors& errors, const OSSL_PARAM& p,
                  const void** data, size_t* len) {
   *data = nullptr;
   *len = 0;
-  if (!OSSL_PARAM_get_octet_string_ptr(&p, data, len)) {
+  // Without data the value is empty; OpenSSL 3.0 would read an OCTET_PTR
+  // through the null pointer (found by fuzz/kdf_params_fuzzer).
+  if (p.data == nullptr && (p.data_type == OSSL_PARAM_OCTET_STRING ||
+                            p.data_type == OSSL_PARAM_OCTET_PTR)) {
+    return true;
+  }
+  if (p.data == nullptr || !OSSL_PARAM_get_octet_string_ptr(&p, data, len)) {
     ONEM2M_PROV_RAISE(errors, kReasonWrongParameterType,
                       "%s must be an octet string (on the command line: "
                       "-kdfopt hex%s:<hex>)",
@@ -81,6 +71,14 @@ bool OctetsParam(const CoreErrors& errors, const OSSL_PARAM& p,
     return false;
   }
   return true;
+}
+
+// BigEndian32 writes |value| as 4 octets, most significant first.
+void BigEndian32(uint32_t value, unsigned char out[4]) {
+  out[0] = static_cast<unsigned char>(value >> 24);
+  out[1] = static_cast<unsigned char>(value >> 16);
+  out[2] = static_cast<unsigned char>(value >> 8);
+  out[3] = static_cast<unsigned char>(value);
 }
 
 // KdfName names the KDF of |kind| in messages.
@@ -100,68 +98,52 @@ std::unique_ptr<InnerAlgorithms> InnerAlgorithms::Fetch(
   // default provider is missing; our one reason replaces them.
   ERR_set_mark();
   inner->hmac_.reset(EVP_MAC_fetch(libctx, "HMAC", nullptr));
-  inner->kbkdf_.reset(EVP_KDF_fetch(libctx, "KBKDF", nullptr));
   inner->tls1_prf_.reset(EVP_KDF_fetch(libctx, "TLS1-PRF", nullptr));
-  if (inner->hmac_ == nullptr || inner->kbkdf_ == nullptr ||
-      inner->tls1_prf_ == nullptr) {
+  if (inner->hmac_ == nullptr || inner->tls1_prf_ == nullptr) {
     ERR_pop_to_mark();
     ONEM2M_PROV_RAISE(errors, kReasonInnerUnavailable,
-                      "cannot fetch%s%s%s from the application's library "
+                      "cannot fetch%s%s from the application's library "
                       "context; load the default provider (or another that "
                       "implements them) beside onem2m",
                       inner->hmac_ == nullptr ? " HMAC" : "",
-                      inner->kbkdf_ == nullptr ? " KBKDF" : "",
                       inner->tls1_prf_ == nullptr ? " TLS1-PRF" : "");
     return nullptr;
   }
 
-  // Configure the prototypes: HMAC-SHA-256 (version 1), KBKDF and TLS1-PRF
-  // with each TLS hash (spec sections 4 and 5). Setting a digest fetches
-  // it, so a missing SHA-256 or SHA-384 shows up here too.
+  // Configure the prototypes: HMAC and TLS1-PRF with each TLS hash (spec
+  // sections 4 and 5). Setting a digest fetches it, so a missing SHA-256
+  // or SHA-384 shows up here too.
   OSSL_PARAM sha256[2];
   OSSL_PARAM sha384[2];
-  OSSL_PARAM kbkdf_sha256[6];
-  OSSL_PARAM kbkdf_sha384[6];
   DigestSettings("SHA256", sha256);
   DigestSettings("SHA384", sha384);
-  KbkdfSettings("SHA256", kbkdf_sha256);
-  KbkdfSettings("SHA384", kbkdf_sha384);
   inner->hmac_sha256_.reset(EVP_MAC_CTX_new(inner->hmac_.get()));
+  inner->hmac_sha384_.reset(EVP_MAC_CTX_new(inner->hmac_.get()));
   bool ok = inner->hmac_sha256_ != nullptr &&
-            EVP_MAC_CTX_set_params(inner->hmac_sha256_.get(), sha256);
-  inner->kbkdf_sha256_ = NewConfiguredKdf(inner->kbkdf_.get(), kbkdf_sha256);
-  inner->kbkdf_sha384_ = NewConfiguredKdf(inner->kbkdf_.get(), kbkdf_sha384);
+            EVP_MAC_CTX_set_params(inner->hmac_sha256_.get(), sha256) &&
+            inner->hmac_sha384_ != nullptr &&
+            EVP_MAC_CTX_set_params(inner->hmac_sha384_.get(), sha384);
   inner->tls1_prf_sha256_ = NewConfiguredKdf(inner->tls1_prf_.get(), sha256);
   inner->tls1_prf_sha384_ = NewConfiguredKdf(inner->tls1_prf_.get(), sha384);
-  if (!ok || inner->kbkdf_sha256_ == nullptr ||
-      inner->kbkdf_sha384_ == nullptr || inner->tls1_prf_sha256_ == nullptr ||
+  if (!ok || inner->tls1_prf_sha256_ == nullptr ||
       inner->tls1_prf_sha384_ == nullptr) {
     ERR_pop_to_mark();
     ONEM2M_PROV_RAISE(errors, kReasonInnerUnavailable,
-                      "cannot set up HMAC, KBKDF or TLS1-PRF with SHA-256 "
-                      "and SHA-384; load the default provider (or another "
-                      "that implements them) beside onem2m");
+                      "cannot set up HMAC or TLS1-PRF with SHA-256 and "
+                      "SHA-384; load the default provider (or another that "
+                      "implements them) beside onem2m");
     return nullptr;
   }
 
   // Learn once whether derivations can copy the prototypes.
-  inner->kbkdf_can_dup_ = CanDup(inner->kbkdf_sha256_.get());
   inner->tls1_prf_can_dup_ = CanDup(inner->tls1_prf_sha256_.get());
   ERR_pop_to_mark();
   return inner;
 }
 
-EvpMacCtxPtr InnerAlgorithms::NewHmacSha256() const {
-  return EvpMacCtxPtr(EVP_MAC_CTX_dup(hmac_sha256_.get()));
-}
-
-EvpKdfCtxPtr InnerAlgorithms::NewKbkdf(Version version) const {
-  const char* digest = TlsHashName(version);
-  OSSL_PARAM settings[6];
-  KbkdfSettings(digest, settings);
-  return NewKdfCtx(kbkdf_.get(),
-                   version == 3 ? kbkdf_sha384_.get() : kbkdf_sha256_.get(),
-                   kbkdf_can_dup_, settings);
+EvpMacCtxPtr InnerAlgorithms::NewHmac(Version version) const {
+  return EvpMacCtxPtr(
+      EVP_MAC_CTX_dup(version == 3 ? hmac_sha384_.get() : hmac_sha256_.get()));
 }
 
 EvpKdfCtxPtr InnerAlgorithms::NewTls1Prf(Version version) const {
@@ -181,10 +163,10 @@ EvpKdfCtxPtr InnerAlgorithms::NewKdfCtx(EVP_KDF* kdf,
   if (can_dup) {
     return EvpKdfCtxPtr(EVP_KDF_CTX_dup(prototype));
   }
-  // TODO(#8): OpenSSL 3.0 cannot copy a KBKDF or TLS1-PRF context, so
-  // this configures a new one, and KBKDF/TLS1-PRF look up HMAC and the
-  // digest in the method store (no provider query; about 1 us). On 3.2+
-  // the copy above is taken instead.
+  // TODO(#8): OpenSSL 3.0 cannot copy a TLS1-PRF context, so this
+  // configures a new one for each ONEM2M-MASTER derivation, and TLS1-PRF
+  // looks up HMAC and the digest again (about 1 us). Only ONEM2M-MASTER
+  // (tools, not the handshake) pays it; on 3.2+ the copy above is taken.
   return NewConfiguredKdf(kdf, settings);
 }
 
@@ -202,6 +184,8 @@ std::unique_ptr<KdfContext> KdfContext::Clone() const {
 }
 
 void KdfContext::Reset() {
+  hmac_[0].reset();
+  hmac_[1].reset();
   root_key_.Clear();
   key_id_.reset();
   version_.reset();
@@ -249,20 +233,26 @@ bool KdfContext::SetParams(const OSSL_PARAM params[]) {
 }
 
 bool KdfContext::SetRootKey(const OSSL_PARAM& p) {
-  root_key_.Clear();
   const void* data;
   size_t len;
   if (!OctetsParam(errors(), p, &data, &len)) {
+    root_key_.Clear();
     return false;
   }
 
   // Spec section 4: 16 to 64 octets, not all zero.
   if (len < kMinRootKeyLength || len > kMaxRootKeyLength) {
+    root_key_.Clear();
     ONEM2M_PROV_RAISE(errors(), kReasonBadRootKeyLength,
                       "the Root Key is %zu octets; it must be 16 to 64", len);
     return false;
   }
-  root_key_.Assign(static_cast<const unsigned char*>(data), len);
+  // A context reused for another derivation keeps its buffer.
+  if (root_key_.size() == len) {
+    std::memcpy(root_key_.data(), data, len);
+  } else {
+    root_key_.Assign(static_cast<const unsigned char*>(data), len);
+  }
   if (root_key_.IsAllZero()) {
     root_key_.Clear();
     ONEM2M_PROV_RAISE(errors(), kReasonAllZeroRootKey,
@@ -273,13 +263,13 @@ bool KdfContext::SetRootKey(const OSSL_PARAM& p) {
 }
 
 bool KdfContext::SetKeyId(const OSSL_PARAM& p) {
-  key_id_.reset();
   const char* data = nullptr;
   if (p.data_type == OSSL_PARAM_UTF8_STRING) {
     data = static_cast<const char*>(p.data);
   } else if (p.data_type == OSSL_PARAM_UTF8_PTR && p.data != nullptr) {
     data = *static_cast<const char* const*>(p.data);
   } else {
+    key_id_.reset();
     ONEM2M_PROV_RAISE(errors(), kReasonWrongParameterType,
                       "key-id must be a UTF-8 string");
     return false;
@@ -296,17 +286,26 @@ bool KdfContext::SetKeyId(const OSSL_PARAM& p) {
     key_id.remove_suffix(1);
   }
   if (auto problem = CheckKeyId(key_id)) {
+    key_id_.reset();
     ONEM2M_PROV_RAISE(errors(), kReasonInvalidKeyId, "%s", problem->c_str());
     return false;
   }
-  key_id_ = std::string(key_id);
+  // Assigned in place, a reused context keeps the string's buffer.
+  if (key_id_.has_value()) {
+    key_id_->assign(key_id);
+  } else {
+    key_id_.emplace(key_id);
+  }
   return true;
 }
 
 bool KdfContext::SetVersion(const OSSL_PARAM& p) {
   version_.reset();
   uint64_t version;
-  if (!OSSL_PARAM_get_uint64(&p, &version)) {
+  // OpenSSL 3.0 reads the octet before |data| of an integer without octets
+  // (found by fuzz/kdf_params_fuzzer): refuse it before asking.
+  if (p.data == nullptr || p.data_size == 0 ||
+      !OSSL_PARAM_get_uint64(&p, &version)) {
     ONEM2M_PROV_RAISE(errors(), kReasonWrongParameterType,
                       "version must be an unsigned integer (0 to 3)");
     return false;
@@ -447,6 +446,14 @@ bool KdfContext::CheckOutputLength(size_t outlen) const {
   return true;
 }
 
+EVP_MAC_CTX* KdfContext::Hmac(const InnerAlgorithms& inner, Version v) const {
+  EvpMacCtxPtr& slot = hmac_[v == 3 ? 1 : 0];
+  if (slot == nullptr) {
+    slot = inner.NewHmac(v);
+  }
+  return slot.get();
+}
+
 bool KdfContext::DerivePsk(unsigned char* psk, size_t psk_len) const {
   Version v = *version_;
 
@@ -463,19 +470,17 @@ bool KdfContext::DerivePsk(unsigned char* psk, size_t psk_len) const {
 
   // Version 1: PSK = HMAC-SHA-256(RootKey, L1 || KeyID).
   if (v == 1) {
-    EvpMacCtxPtr mac = inner->NewHmacSha256();
+    EVP_MAC_CTX* mac = Hmac(*inner, v);
     size_t written = 0;
     if (mac == nullptr ||
-        !EVP_MAC_init(mac.get(), root_key_.data(), root_key_.size(), nullptr) ||
+        !EVP_MAC_init(mac, root_key_.data(), root_key_.size(), nullptr) ||
         !EVP_MAC_update(
-            mac.get(),
-            reinterpret_cast<const unsigned char*>(kPskLabelV1.data()),
+            mac, reinterpret_cast<const unsigned char*>(kPskLabelV1.data()),
             kPskLabelV1.size()) ||
-        !EVP_MAC_update(mac.get(),
+        !EVP_MAC_update(mac,
                         reinterpret_cast<const unsigned char*>(key_id_->data()),
                         key_id_->size()) ||
-        !EVP_MAC_final(mac.get(), psk, &written, psk_len) ||
-        written != psk_len) {
+        !EVP_MAC_final(mac, psk, &written, psk_len) || written != psk_len) {
       ONEM2M_PROV_RAISE(errors(), kReasonInnerDerivationFailed,
                         "HMAC-SHA-256 failed for version 1");
       return false;
@@ -483,22 +488,44 @@ bool KdfContext::DerivePsk(unsigned char* psk, size_t psk_len) const {
     return true;
   }
 
-  // Versions 2 and 3: SP 800-108r1 counter mode, PRF = HMAC with the TLS
-  // hash, Label = "oneM2M-PSK", Context = KeyID, L = 8 * psk_len.
-  EvpKdfCtxPtr kdf = inner->NewKbkdf(v);
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_octet_string(
-          OSSL_KDF_PARAM_KEY, const_cast<unsigned char*>(root_key_.data()),
-          root_key_.size()),
-      OSSL_PARAM_construct_octet_string(
-          OSSL_KDF_PARAM_SALT, const_cast<char*>(kPskLabelKbkdf.data()),
-          kPskLabelKbkdf.size()),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-                                        const_cast<char*>(key_id_->data()),
-                                        key_id_->size()),
-      OSSL_PARAM_construct_end(),
-  };
-  if (kdf == nullptr || !EVP_KDF_derive(kdf.get(), psk, psk_len, params)) {
+  // Versions 2 and 3: SP 800-108r1 section 4.1, counter mode, with
+  // PRF = HMAC over the TLS hash, Label = "oneM2M-PSK", Context = KeyID
+  // and L = 8 * psk_len, 32-bit big-endian [i] and [L]:
+  //   K(i) = PRF(RootKey, [i] || Label || 0x00 || Context || [L])
+  // PSK = K(1) || K(2) || ... truncated to psk_len octets (one block for
+  // both versions). OpenSSL's KBKDF computes the same octets
+  // (vectors.json), but on 3.0 its context cannot be copied, and a new
+  // one fetched HMAC and the digest on every derivation.
+  EVP_MAC_CTX* mac = Hmac(*inner, v);
+  const uint32_t L = static_cast<uint32_t>(8 * psk_len);
+  const unsigned char separator = 0x00;
+  unsigned char l_be[4];
+  unsigned char block[EVP_MAX_MD_SIZE];
+  BigEndian32(L, l_be);
+  bool ok = mac != nullptr;
+  for (uint32_t i = 1, done = 0; ok && done < psk_len; i++) {
+    unsigned char i_be[4];
+    BigEndian32(i, i_be);
+    size_t written = 0;
+    ok = EVP_MAC_init(mac, root_key_.data(), root_key_.size(), nullptr) &&
+         EVP_MAC_update(mac, i_be, sizeof(i_be)) &&
+         EVP_MAC_update(
+             mac, reinterpret_cast<const unsigned char*>(kPskLabelKbkdf.data()),
+             kPskLabelKbkdf.size()) &&
+         EVP_MAC_update(mac, &separator, 1) &&
+         EVP_MAC_update(mac,
+                        reinterpret_cast<const unsigned char*>(key_id_->data()),
+                        key_id_->size()) &&
+         EVP_MAC_update(mac, l_be, sizeof(l_be)) &&
+         EVP_MAC_final(mac, block, &written, sizeof(block)) && written != 0;
+    if (ok) {
+      size_t take = std::min(written, psk_len - done);
+      std::memcpy(psk + done, block, take);
+      done += static_cast<uint32_t>(take);
+    }
+  }
+  OPENSSL_cleanse(block, sizeof(block));
+  if (!ok) {
     ONEM2M_PROV_RAISE(errors(), kReasonInnerDerivationFailed,
                       "KBKDF (HMAC-%s) failed for version %u", TlsHashName(v),
                       v);

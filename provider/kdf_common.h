@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "inner_algorithms.h"
+#include "openssl_ptr.h"
 #include "protocol.h"
 #include "provider_context.h"
 #include "provider_errors.h"
@@ -106,6 +108,11 @@ class KdfContext {
                  std::optional<std::vector<unsigned char>>* field);
   bool SetSessionHash(const OSSL_PARAM& p);
 
+  // Hmac returns this context's HMAC context with |v|'s TLS hash: a copy
+  // of the provider's prototype made on first use and kept for the next
+  // derivation on this context. nullptr when memory runs out.
+  EVP_MAC_CTX* Hmac(const InnerAlgorithms& inner, Version v) const;
+
   ProviderContext* provctx_;
   KdfKind kind_;
   SecretBuffer root_key_;  // empty: not set
@@ -114,6 +121,9 @@ class KdfContext {
   std::optional<std::vector<unsigned char>> originator_random_;
   std::optional<std::vector<unsigned char>> receiver_random_;
   std::optional<std::vector<unsigned char>> session_hash_;
+  // Keyed with the last Root Key after a derivation, as root_key_ holds
+  // it; freed, and so wiped, by Reset and when the context goes.
+  mutable EvpMacCtxPtr hmac_[2];  // SHA-256, SHA-384
 };
 
 // FunctionPointer casts a dispatch function to the generic type that
