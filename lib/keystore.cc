@@ -276,7 +276,7 @@ bool DeriveWithKdf(EVP_KDF* kdf, const SecretBuffer& root_key,
   return true;
 }
 
-TableKeystore::TableKeystore(KeyTable table) : table_(std::move(table)) {}
+TableKeystore::TableKeystore(KeyIndex table) : table_(std::move(table)) {}
 
 DeriveStatus TableKeystore::DerivePsk(EVP_KDF* kdf, std::string_view key_id,
                                       Version version,
@@ -293,15 +293,15 @@ DeriveStatus TableKeystore::DerivePsk(EVP_KDF* kdf, std::string_view key_id,
     SecretBuffer root_key;
     {
       std::shared_lock<std::shared_mutex> lock(mutex_);
-      auto it = table_.find(std::string(key_id));
-      if (it == table_.end()) {
+      std::optional<KeyIndex::Key> key = table_.Find(key_id);
+      if (!key.has_value()) {
         return DeriveStatus::kUnknownKeyId;
       }
       if (!IsSupportedVersion(version) ||
-          (it->second.versions & VersionBit(version)) == 0) {
+          (key->versions & VersionBit(version)) == 0) {
         return DeriveStatus::kVersionNotAllowed;
       }
-      root_key = it->second.root_key.Clone();
+      root_key = SecretBuffer(key->root_key, key->root_key_size);
     }
     if (!DeriveWithKdf(kdf, root_key, key_id, version, psk)) {
       return DeriveStatus::kFailed;
@@ -315,7 +315,7 @@ DeriveStatus TableKeystore::DerivePsk(EVP_KDF* kdf, std::string_view key_id,
 
 bool TableKeystore::Contains(std::string_view key_id) const {
   std::shared_lock<std::shared_mutex> lock(mutex_);
-  return table_.count(std::string(key_id)) != 0;
+  return table_.Find(key_id).has_value();
 }
 
 std::vector<KeyInfo> TableKeystore::List() const {
@@ -323,10 +323,11 @@ std::vector<KeyInfo> TableKeystore::List() const {
   {
     std::shared_lock<std::shared_mutex> lock(mutex_);
     out.reserve(table_.size());
-    for (const auto& [key_id, entry] : table_) {
+    table_.ForEach([&out](const KeyIndex::Key& key) {
       out.push_back(
-          KeyInfo{key_id, entry.versions, Fingerprint(entry.root_key)});
-    }
+          KeyInfo{std::string(key.key_id), key.versions,
+                  Fingerprint(SecretBuffer(key.root_key, key.root_key_size))});
+    });
   }
   std::sort(out.begin(), out.end(), [](const KeyInfo& a, const KeyInfo& b) {
     return a.key_id < b.key_id;
@@ -337,11 +338,11 @@ std::vector<KeyInfo> TableKeystore::List() const {
 std::optional<VersionSet> TableKeystore::AllowedVersions(
     std::string_view key_id) const {
   std::shared_lock<std::shared_mutex> lock(mutex_);
-  auto it = table_.find(std::string(key_id));
-  if (it == table_.end()) {
+  std::optional<KeyIndex::Key> key = table_.Find(key_id);
+  if (!key.has_value()) {
     return std::nullopt;
   }
-  return it->second.versions;
+  return key->versions;
 }
 
 size_t TableKeystore::Count() const {
@@ -349,10 +350,10 @@ size_t TableKeystore::Count() const {
   return table_.size();
 }
 
-void TableKeystore::ReplaceTable(KeyTable table) {
+void TableKeystore::ReplaceTable(KeyIndex table) {
   {
     std::unique_lock<std::shared_mutex> lock(mutex_);
-    table_.swap(table);
+    table_.Swap(table);
     generation_.fetch_add(1, std::memory_order_release);
   }
   // |table| now holds the old keys; they are wiped here, outside the lock.

@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "keystore_index.h"
 #include "protocol.h"
 #include "secret_buffer.h"
 
@@ -91,7 +92,8 @@ struct RootKeyEntry {
   VersionSet versions = kAllVersions;
 };
 
-// KeyTable maps KeyIDs to keys.
+// KeyTable maps KeyIDs to keys: what ParseKeystoreText gives a caller that
+// wants to look at each entry. The keystores hold a KeyIndex instead.
 using KeyTable = std::unordered_map<std::string, RootKeyEntry>;
 
 // CheckRootKey validates a Root Key against spec section 4 (16 to 64
@@ -116,11 +118,13 @@ std::string Fingerprint(const SecretBuffer& root_key);
 // INVALID_ROOT_KEY) and returns false; |table| is then unspecified.
 bool ParseKeystoreText(std::string_view text, const std::string& name,
                        KeyTable* table);
+bool ParseKeystoreText(std::string_view text, const std::string& name,
+                       KeyIndex* index);
 
 // ReadKeystoreFile checks the file's mode (no group or other access),
 // reads and parses it. Raises KEYSTORE_IO, KEYSTORE_PERMISSIONS or a parse
 // error and returns false on failure.
-bool ReadKeystoreFile(const std::string& path, KeyTable* table);
+bool ReadKeystoreFile(const std::string& path, KeyIndex* index);
 
 // MakeFileKeystore loads |path|; returns nullptr with the error raised.
 std::unique_ptr<Keystore> MakeFileKeystore(const std::string& path);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -138,7 +139,7 @@ std::optional<LineError> ParseAttributes(std::string_view text,
 // ParseKeyLine parses one key line (no comment, no blank, CR removed) into
 // |key_id| and |entry|.
 std::optional<LineError> ParseKeyLine(std::string_view line,
-                                      std::string* key_id,
+                                      std::string_view* key_id,
                                       RootKeyEntry* entry) {
   if (const char* what = WhitespaceName(line[0])) {
     return LineError{ONEM2M_R_KEYSTORE_SYNTAX,
@@ -196,7 +197,7 @@ std::optional<LineError> ParseKeyLine(std::string_view line,
       return error;
     }
   }
-  *key_id = std::string(id);
+  *key_id = id;
   return std::nullopt;
 }
 
@@ -253,14 +254,14 @@ bool ReadAll(int fd, size_t size_hint, const std::string& path,
 // FileKeystore is a keystore file loaded into memory; Reload re-reads it.
 class FileKeystore final : public TableKeystore {
  public:
-  FileKeystore(std::string path, KeyTable table)
+  FileKeystore(std::string path, KeyIndex table)
       : TableKeystore(std::move(table)), path_(std::move(path)) {}
 
   // Reload parses the whole file into a new table and swaps it in only on
   // success; reloads run one at a time so the last file read wins.
   bool Reload() override {
     std::lock_guard<std::mutex> reloading(reload_mutex_);
-    KeyTable table;
+    KeyIndex table;
     if (!ReadKeystoreFile(path_, &table)) {
       return false;
     }
@@ -291,50 +292,100 @@ class FileKeystore final : public TableKeystore {
   std::mutex reload_mutex_;
 };
 
-}  // namespace
+// NextLine returns the next line of |*text| without its newline (and
+// without one trailing CR, for CRLF files) and moves |*text| past it.
+std::string_view NextLine(std::string_view* text) {
+  size_t newline = text->find('\n');
+  std::string_view line = text->substr(0, newline);
+  *text = newline == std::string_view::npos ? std::string_view()
+                                            : text->substr(newline + 1);
+  if (!line.empty() && line.back() == '\r') {
+    line.remove_suffix(1);
+  }
+  return line;
+}
 
-bool ParseKeystoreText(std::string_view text, const std::string& name,
-                       KeyTable* table) {
-  // The line where each KeyID was first seen, for duplicate messages.
-  std::unordered_map<std::string, size_t> first_line;
+// FirstLineOf returns the number of the first line of |text| that gives
+// |key_id|, or 0.
+size_t FirstLineOf(std::string_view text, std::string_view key_id) {
   size_t line_number = 0;
   while (!text.empty()) {
     line_number++;
-    size_t newline = text.find('\n');
-    std::string_view line = text.substr(0, newline);
-    text = newline == std::string_view::npos ? std::string_view()
-                                             : text.substr(newline + 1);
-
-    // CRLF files: drop one trailing CR. Then skip blanks and comments.
-    if (!line.empty() && line.back() == '\r') {
-      line.remove_suffix(1);
+    std::string_view line = NextLine(&text);
+    if (line.size() > key_id.size() && line[key_id.size()] == ':' &&
+        line.substr(0, key_id.size()) == key_id) {
+      return line_number;
     }
+  }
+  return 0;
+}
+
+// LineCount returns how many lines |text| has at most.
+size_t LineCount(std::string_view text) {
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+}
+
+// ParseKeyLines parses every line of |text| and hands each key to |add|,
+// which returns false for a KeyID it holds already. On the first error it
+// raises it, naming |name| and the line, and returns false.
+template <typename Add>
+bool ParseKeyLines(std::string_view text, const std::string& name, Add add) {
+  std::string_view rest = text;
+  size_t line_number = 0;
+  while (!rest.empty()) {
+    line_number++;
+    std::string_view line = NextLine(&rest);
     if (line.empty() || line[0] == '#') {
       continue;
     }
 
     // A key line, its KeyID unseen so far.
-    std::string key_id;
+    std::string_view key_id;
     RootKeyEntry entry;
     if (std::optional<LineError> error = ParseKeyLine(line, &key_id, &entry)) {
       ONEM2M_RAISE(error->reason, "%s:%zu: %s", name.c_str(), line_number,
                    error->message.c_str());
       return false;
     }
-    auto [seen, inserted] = first_line.emplace(key_id, line_number);
-    if (!inserted) {
+    if (!add(key_id, &entry)) {
+      // Only now look for the line that gave it first: no per-line index.
       ONEM2M_RAISE(ONEM2M_R_KEYSTORE_DUPLICATE,
                    "%s:%zu: KeyID \"%s\" was already given on line %zu; keep "
                    "only one of the two lines",
-                   name.c_str(), line_number, key_id.c_str(), seen->second);
+                   name.c_str(), line_number, std::string(key_id).c_str(),
+                   FirstLineOf(text, key_id));
       return false;
     }
-    (*table)[key_id] = std::move(entry);
   }
   return true;
 }
 
-bool ReadKeystoreFile(const std::string& path, KeyTable* table) {
+}  // namespace
+
+bool ParseKeystoreText(std::string_view text, const std::string& name,
+                       KeyTable* table) {
+  table->reserve(table->size() + LineCount(text));
+  return ParseKeyLines(
+      text, name, [table](std::string_view key_id, RootKeyEntry* entry) {
+        return table->try_emplace(std::string(key_id), std::move(*entry))
+            .second;
+      });
+}
+
+bool ParseKeystoreText(std::string_view text, const std::string& name,
+                       KeyIndex* index) {
+  // A record is shorter than its line, but for the padding that keeps it
+  // within a cache line: this bounds the arena (pages never touched are
+  // never resident).
+  size_t lines = LineCount(text);
+  index->Reserve(lines, text.size() + 32 * lines);
+  return ParseKeyLines(
+      text, name, [index](std::string_view key_id, RootKeyEntry* entry) {
+        return index->Insert(key_id, entry->root_key, entry->versions);
+      });
+}
+
+bool ReadKeystoreFile(const std::string& path, KeyIndex* table) {
   // Open first, then check the mode of what was opened (no TOCTOU window).
   // O_NONBLOCK keeps a FIFO from blocking us; it is refused below.
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -383,7 +434,7 @@ bool ReadKeystoreFile(const std::string& path, KeyTable* table) {
 }
 
 std::unique_ptr<Keystore> MakeFileKeystore(const std::string& path) {
-  KeyTable table;
+  KeyIndex table;
   if (!ReadKeystoreFile(path, &table)) {
     return nullptr;
   }

@@ -16,7 +16,7 @@ namespace {
 
 class MemoryKeystore final : public TableKeystore {
  public:
-  MemoryKeystore() : TableKeystore(KeyTable()) {}
+  MemoryKeystore() : TableKeystore(KeyIndex()) {}
 
   // Reload is refused: there is nothing to re-read.
   bool Reload() override {
@@ -48,20 +48,16 @@ class MemoryKeystore final : public TableKeystore {
     }
 
     // Insert under the exclusive lock; a present KeyID is left unchanged.
-    std::string id(key_id);
     std::unique_lock<std::shared_mutex> lock(mutex_);
-    auto [it, inserted] = table_.try_emplace(id);
-    if (!inserted) {
+    if (!table_.Insert(key_id, root_key, versions)) {
       lock.unlock();
       ONEM2M_RAISE(
           ONEM2M_R_KEYSTORE_DUPLICATE,
           "KeyID \"%s\" is already in the keystore; remove it first to "
           "replace its key",
-          id.c_str());
+          std::string(key_id).c_str());
       return false;
     }
-    it->second.root_key = std::move(root_key);
-    it->second.versions = versions;
     return true;
   }
 
@@ -71,13 +67,12 @@ class MemoryKeystore final : public TableKeystore {
       ONEM2M_RAISE(ONEM2M_R_INVALID_KEY_ID, "%s", why->c_str());
       return false;
     }
-    std::string id(key_id);
     std::unique_lock<std::shared_mutex> lock(mutex_);
-    if (table_.erase(id) == 0) {
+    if (!table_.Erase(key_id)) {
       lock.unlock();
       ONEM2M_RAISE(ONEM2M_R_UNKNOWN_KEY_ID,
                    "KeyID \"%s\" is not in the keystore; nothing to remove",
-                   id.c_str());
+                   std::string(key_id).c_str());
       return false;
     }
     generation_.fetch_add(1, std::memory_order_release);

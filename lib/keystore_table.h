@@ -1,5 +1,5 @@
 // TableKeystore: the part the file and the in-memory keystores share. It
-// holds a KeyTable behind a reader-writer lock: lookups take the shared
+// holds a KeyIndex behind a reader-writer lock: lookups take the shared
 // lock, a reload swaps a whole new table in under the exclusive lock, so a
 // reader sees either every old key or every new one.
 //
@@ -21,7 +21,7 @@ namespace onem2m {
 
 class TableKeystore : public Keystore {
  public:
-  explicit TableKeystore(KeyTable table);
+  explicit TableKeystore(KeyIndex table);
 
   DeriveStatus DerivePsk(EVP_KDF* kdf, std::string_view key_id, Version version,
                          SecretBuffer* psk) const override;
@@ -36,11 +36,11 @@ class TableKeystore : public Keystore {
 
  protected:
   // ReplaceTable swaps |table| in for the current one in one step.
-  void ReplaceTable(KeyTable table);
+  void ReplaceTable(KeyIndex table);
 
   // The lock that guards table_ and every entry in it.
   mutable std::shared_mutex mutex_;
-  KeyTable table_;
+  KeyIndex table_;
   // Bumped under the exclusive lock whenever a key leaves the table.
   std::atomic<uint64_t> generation_{0};
 };
