@@ -6,6 +6,7 @@
 #   scripts/test.sh           every stage (what CI runs), each in its own
 #                             build directory:
 #     build, tests              ./build: every test
+#     bench-smoke               ./build: every benchmark, a few rounds
 #     asan-build, asan-tests    ./build-asan: every test under ASan+UBSan
 #     tsan-build, tsan-tests    ./build-tsan: the threaded tests under TSan
 #     fuzz-build, fuzz-smoke    ./build-fuzz: each libFuzzer target for
@@ -152,6 +153,11 @@ if [ $stage_ok -eq 1 ]; then
     run_ctest "$ROOT/build" --timeout 300
 else
   skip tests "every test (the build failed)"
+fi
+
+if [ $stage_ok -eq 1 ] && [ $quick -eq 0 ]; then
+  stage bench-smoke "every benchmark for a few rounds (builds and runs)" \
+    bash "$ROOT/scripts/bench.sh" --smoke --build-dir "$ROOT/build"
 fi
 
 if [ $quick -eq 0 ]; then
