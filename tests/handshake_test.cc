@@ -613,6 +613,22 @@ TEST(Tls13KeyExchangeTest, ServerUsesPskDheKeByDefault) {
   EXPECT_NE(cr.group, 0);
 }
 
+TEST(Tls13KeyExchangeTest, PskKeIsAllowedOnlyWhenConfigured) {
+  // OpenSSL's client always offers psk_dhe_ke too, so no real client here
+  // can insist on psk_ke; what the option changes is the server's
+  // SSL_OP_ALLOW_NO_DHE_KEX, off by default.
+  KeystorePtr ks(MemoryKeystore(kKeyId, kRootHex));
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  SSL_CTX_set_options(ctx, SSL_OP_ALLOW_NO_DHE_KEX);
+  ASSERT_EQ(ONEM2M_PSK_attach_server(ctx, ks.get()), 1);
+  EXPECT_EQ(SSL_CTX_get_options(ctx) & SSL_OP_ALLOW_NO_DHE_KEX, 0u);
+  ASSERT_EQ(ONEM2M_PSK_CTX_set_options(ctx, ONEM2M_PSK_OPT_ALLOW_PSK_KE), 1);
+  EXPECT_NE(SSL_CTX_get_options(ctx) & SSL_OP_ALLOW_NO_DHE_KEX, 0u);
+  ASSERT_EQ(ONEM2M_PSK_CTX_set_options(ctx, 0), 1);
+  EXPECT_EQ(SSL_CTX_get_options(ctx) & SSL_OP_ALLOW_NO_DHE_KEX, 0u);
+  SSL_CTX_free(ctx);
+}
+
 TEST(StartupTest, ServerWithNoPskSuiteFailsWhenAttached) {
   KeystorePtr ks(MemoryKeystore(kKeyId, kRootHex));
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
