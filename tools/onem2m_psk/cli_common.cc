@@ -247,6 +247,25 @@ SSL_SESSION* ReadSessionPem(const std::string& path) {
   return session;
 }
 
+bool DeriveOrExplain(ONEM2M_KEYSTORE* ks, EVP_KDF* kdf,
+                     const std::string& key_id, Version v, SecretBuffer* psk) {
+  switch (ks->impl->DerivePsk(kdf, key_id, v, psk)) {
+    case DeriveStatus::kOk:
+      return true;
+    case DeriveStatus::kUnknownKeyId:
+      Fail("the keystore has no KeyID " + key_id);
+      return false;
+    case DeriveStatus::kVersionNotAllowed:
+      Fail("the keystore's versions= attribute for " + key_id +
+           " does not allow version " + std::to_string(v));
+      return false;
+    case DeriveStatus::kFailed:
+      FailWithErrors("derivation failed for " + key_id);
+      return false;
+  }
+  return false;
+}
+
 bool SplitHostPort(const std::string& text, std::string* host, int* port) {
   size_t colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {

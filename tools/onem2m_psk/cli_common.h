@@ -94,6 +94,11 @@ bool WriteSessionPem(const std::string& path, SSL_SESSION* session);
 // returns nullptr on failure. The caller frees it.
 SSL_SESSION* ReadSessionPem(const std::string& path);
 
+// DeriveOrExplain asks |ks| for the PSK of (|key_id|, |v|) through |kdf|;
+// on a refusal or failure it prints why and returns false.
+bool DeriveOrExplain(ONEM2M_KEYSTORE* ks, EVP_KDF* kdf,
+                     const std::string& key_id, Version v, SecretBuffer* psk);
+
 // SplitHostPort parses "HOST:PORT" (HOST may be [v6]). Port 0..65535.
 bool SplitHostPort(const std::string& text, std::string* host, int* port);
 

@@ -63,16 +63,8 @@ int RunDerive(const ParsedArgs& args) {
     return FailWithErrors("the onem2m provider is unavailable");
   }
   SecretBuffer psk;
-  switch (ks->impl->DerivePsk(kdf.get(), key_id, *v, &psk)) {
-    case DeriveStatus::kOk:
-      break;
-    case DeriveStatus::kUnknownKeyId:
-      return Fail("the keystore has no KeyID " + key_id);
-    case DeriveStatus::kVersionNotAllowed:
-      return Fail("the keystore's versions= attribute for " + key_id +
-                  " does not allow version " + std::to_string(*v));
-    case DeriveStatus::kFailed:
-      return FailWithErrors("derivation failed");
+  if (!DeriveOrExplain(ks, kdf.get(), key_id, *v, &psk)) {
+    return kExitFailure;
   }
   if (args.Has("session-out") &&
       !WriteSessionFile(args.Get("session-out"), psk, *v)) {

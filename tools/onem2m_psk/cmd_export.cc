@@ -215,16 +215,8 @@ int RunExport(const ParsedArgs& args) {
       return kExitFailure;
     }
     SecretBuffer psk;
-    switch (ks->impl->DerivePsk(kdf.get(), id, *v, &psk)) {
-      case DeriveStatus::kOk:
-        break;
-      case DeriveStatus::kUnknownKeyId:
-        return Fail("the keystore has no KeyID " + id);
-      case DeriveStatus::kVersionNotAllowed:
-        return Fail("the keystore's versions= attribute for " + id +
-                    " does not allow version " + std::to_string(*v));
-      case DeriveStatus::kFailed:
-        return FailWithErrors("derivation failed for " + id);
+    if (!DeriveOrExplain(ks, kdf.get(), id, *v, &psk)) {
+      return kExitFailure;
     }
     std::string identity = EncodeIdentity(id, *v);
     if (format == "gnutls") {
