@@ -173,7 +173,7 @@ if [ $quick -eq 0 ]; then
     # the instrumented library, which cannot load without the sanitizer
     # runtime; they run in the plain build. The soak is shorter here.
     stage asan-tests "every test under ASan+UBSan" \
-      env ONEM2M_SOAK_HANDSHAKES=2000 \
+      env ONEM2M_SOAK_HANDSHAKES=2000 ONEM2M_SOAK_SERVER_TIMEOUT=5 \
       bash -c 'cd "$0" && ctest --output-on-failure -j2 --timeout 600 \
         -E "InstallTest|DebPackageTest"' "$ROOT/build-asan"
   else
