@@ -5,6 +5,7 @@
 #
 #   scripts/test.sh           every stage (what CI runs), each in its own
 #                             build directory:
+#     format                    clang-format agrees with every C/C++ file
 #     build, tests              ./build: every test
 #     bench-smoke               ./build: every benchmark, a few rounds
 #     asan-build, asan-tests    ./build-asan: every test under ASan+UBSan
@@ -79,6 +80,20 @@ skip() {
   failed=1
 }
 
+# check_format fails on any tracked C/C++ file that clang-format
+# (.clang-format at the top) would change.
+check_format() {
+  cd "$ROOT"
+  local bad=0 f
+  while IFS= read -r f; do
+    if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then
+      echo "not formatted: $f (run: clang-format -i $f)"
+      bad=1
+    fi
+  done < <(git ls-files '*.cc' '*.h' '*.c')
+  return $bad
+}
+
 run_ctest() {
   local dir=$1
   shift
@@ -141,10 +156,12 @@ fuzz_smoke() {
 }
 
 if [ $quick -eq 1 ]; then
-  install_missing
+  install_missing clang-format
 else
-  install_missing clang libclang-rt-14-dev
+  install_missing clang-format clang libclang-rt-14-dev
 fi
+
+stage format "clang-format agrees with every C/C++ file" check_format
 
 stage build "build in ./build with warnings as errors" \
   build_project "$ROOT/build"
