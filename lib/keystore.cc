@@ -411,7 +411,11 @@ int ONEM2M_KEYSTORE_remove_key(ONEM2M_KEYSTORE* ks, const char* key_id) {
                  "ONEM2M_KEYSTORE_remove_key needs a keystore and a KeyID");
     return 0;
   }
-  return CallCatching(0, [&] { return ks->impl->RemoveKey(key_id) ? 1 : 0; });
+  return CallCatching(0, [&] {
+    bool removed = ks->impl->RemoveKey(key_id);
+    ks->own_keys.Wipe();
+    return removed ? 1 : 0;
+  });
 }
 
 int ONEM2M_KEYSTORE_reload(ONEM2M_KEYSTORE* ks) {
@@ -419,7 +423,11 @@ int ONEM2M_KEYSTORE_reload(ONEM2M_KEYSTORE* ks) {
     ONEM2M_RAISE(ONEM2M_R_INVALID_ARGUMENT, "no keystore given to reload");
     return 0;
   }
-  return CallCatching(0, [&] { return ks->impl->Reload() ? 1 : 0; });
+  return CallCatching(0, [&] {
+    bool reloaded = ks->impl->Reload();
+    ks->own_keys.Wipe();
+    return reloaded ? 1 : 0;
+  });
 }
 
 size_t ONEM2M_KEYSTORE_count(const ONEM2M_KEYSTORE* ks) {

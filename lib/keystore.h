@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "keystore_index.h"
+#include "own_key_cache.h"
 #include "protocol.h"
 #include "secret_buffer.h"
 
@@ -142,6 +143,9 @@ bool DeriveWithKdf(EVP_KDF* kdf, const SecretBuffer& root_key,
 // The C handle of include/onem2m/keystore.h.
 struct onem2m_keystore_st {
   std::unique_ptr<onem2m::Keystore> impl;
+  // What clients derived for their own KeyIDs; wiped by reload and
+  // remove_key (lib/own_key_cache.h).
+  onem2m::OwnKeyCache own_keys;
   std::atomic<int> references{1};
 };
 

@@ -27,7 +27,9 @@ std::string NoVersionLeft(const CtxState& ctx) {
   return "no KDF version left: the client allows " +
          FormatVersionSet(configured) + ", the keystore's versions= for " +
          ctx.key_id + " allows " +
-         FormatVersionSet(ctx.store().AllowedVersions(ctx.key_id).value_or(0));
+         FormatVersionSet(
+             ctx.keystore->own_keys.AllowedVersions(ctx.store(), ctx.key_id)
+                 .value_or(0));
 }
 
 // ChooseTls12Version picks the version for a TLS 1.2 handshake given the
@@ -60,7 +62,10 @@ bool DeriveClientPsk(const CtxState& ctx, SslState* ssl_state, Version v,
   ssl_state->key_id = ctx.key_id;
   ssl_state->version = static_cast<int>(v);
   ssl_state->identity = EncodeIdentity(ctx.key_id, v);
-  switch (ctx.store().DerivePsk(ctx.psk_kdf.get(), ctx.key_id, v, psk)) {
+  // The client's own PSK comes from the keystore's cache of it
+  // (lib/own_key_cache.h): the same for every handshake until a key changes.
+  switch (ctx.keystore->own_keys.DerivePsk(ctx.store(), ctx.psk_kdf.get(),
+                                           ctx.key_id, v, psk)) {
     case DeriveStatus::kOk:
       ssl_state->real_key = true;
       return true;

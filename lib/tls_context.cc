@@ -227,7 +227,9 @@ VersionSet ClientVersions(const CtxState& state) {
   VersionSet ours = state.pinned_version >= 0
                         ? VersionBit(static_cast<Version>(state.pinned_version))
                         : state.versions;
-  return ours & state.store().AllowedVersions(state.key_id).value_or(ours);
+  return ours &
+         state.keystore->own_keys.AllowedVersions(state.store(), state.key_id)
+             .value_or(ours);
 }
 
 Version ClientTls13Version(const CtxState& state) {

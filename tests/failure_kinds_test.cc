@@ -28,6 +28,7 @@
 #include <regex>
 #include <stdexcept>
 
+#include "forwarding_keystore.h"
 #include "keystore.h"
 #include "onem2m/kdf.h"
 #include "onem2m/psk.h"
@@ -502,13 +503,13 @@ const char kThrowerKeyId[] = "thrower@sp.example.com";
 enum class Throw { kBadAlloc, kRuntimeError, kNotAnException };
 
 // ThrowingKeystore wraps a memory keystore; deriving kThrowerKeyId throws.
-class ThrowingKeystore : public Keystore {
+class ThrowingKeystore : public testing::ForwardingKeystore {
  public:
-  explicit ThrowingKeystore(Throw what) : what_(what) {
-    inner_ = MakeMemoryKeystore();
+  explicit ThrowingKeystore(Throw what)
+      : ForwardingKeystore(MakeMemoryKeystore()), what_(what) {
     std::vector<unsigned char> root = FromHex(kRootHex);
     for (const char* id : {kKeyId, kThrowerKeyId}) {
-      inner_->AddKey(id, SecretBuffer(root.data(), root.size()), kAllVersions);
+      AddKey(id, SecretBuffer(root.data(), root.size()), kAllVersions);
     }
   }
 
@@ -524,25 +525,11 @@ class ThrowingKeystore : public Keystore {
           throw 42;
       }
     }
-    return inner_->DerivePsk(kdf, key_id, version, psk);
-  }
-  bool Contains(std::string_view key_id) const override {
-    return inner_->Contains(key_id);
-  }
-  std::vector<KeyInfo> List() const override { return inner_->List(); }
-  size_t Count() const override { return inner_->Count(); }
-  bool Reload() override { return inner_->Reload(); }
-  bool AddKey(std::string_view key_id, SecretBuffer root_key,
-              VersionSet versions) override {
-    return inner_->AddKey(key_id, std::move(root_key), versions);
-  }
-  bool RemoveKey(std::string_view key_id) override {
-    return inner_->RemoveKey(key_id);
+    return ForwardingKeystore::DerivePsk(kdf, key_id, version, psk);
   }
 
  private:
   Throw what_;
-  std::unique_ptr<Keystore> inner_;
 };
 
 ONEM2M_KEYSTORE* NewThrowingKeystore(Throw what) {
