@@ -170,8 +170,7 @@ bool InstallClientCallbacks(SSL_CTX* ctx, CtxState* state) {
   }
   SSL_CTX_set_psk_client_callback(ctx, Tls12ClientCallback);
   SSL_CTX_set_psk_use_session_callback(ctx, Tls13UseSessionCallback);
-  state->previous_info_cb = SSL_CTX_get_info_callback(ctx);
-  SSL_CTX_set_info_callback(ctx, InfoCallback);
+  InstallInfoCallback(ctx, state);
   return true;
 }
 

@@ -128,7 +128,67 @@ void LogHandshake(const SSL* ssl, bool ok) {
   ctx->log_cb(ssl, line.c_str(), ctx->log_arg);
 }
 
+namespace {
+
+// HandleInfoEvent does the library's part of an info callback: note the
+// peer when a handshake starts, mark and log a completed one, explain and
+// log a fatal alert.
+void HandleInfoEvent(const SSL* ssl, const CtxState& ctx, int where, int ret) {
+  if ((where & SSL_CB_HANDSHAKE_START) != 0 && ctx.log_cb != nullptr) {
+    // The peer may be gone by the time we log; note it while it is here.
+    if (SslState* s = GetSslState(ssl); s != nullptr && s->peer.empty()) {
+      s->peer = PeerAddress(ssl);
+    }
+  }
+  if ((where & SSL_CB_HANDSHAKE_DONE) != 0) {
+    SslState* s = GetSslState(ssl);
+    if (s != nullptr) {
+      NoteResumption(ssl, s);
+    }
+    if (s != nullptr && (s->real_key || s->resumed) && s->version >= 0) {
+      s->authenticated = true;
+      s->failure.clear();
+      LogHandshake(ssl, true);
+    }
+    return;
+  }
+  if ((where & SSL_CB_ALERT) != 0 && (ret >> 8) == SSL3_AL_FATAL) {
+    SslState* s = GetSslState(ssl);
+    if (s == nullptr || s->logged) {
+      return;
+    }
+    bool sent = (where & SSL_CB_WRITE) != 0;
+    if (s->failure.empty() ||
+        (!sent && !SSL_is_server(const_cast<SSL*>(ssl)))) {
+      s->failure = ExplainAlert(ssl, *s, sent, ret);
+    }
+    LogHandshake(ssl, false);
+  }
+}
+
+// The events HandleInfoEvent acts on. OpenSSL calls an info callback
+// about 16 times per handshake on each side, mostly for state changes.
+constexpr int kInfoEvents =
+    SSL_CB_HANDSHAKE_START | SSL_CB_HANDSHAKE_DONE | SSL_CB_ALERT;
+
+// InfoCallback serves a context without an application info callback: it
+// returns at once for the events the library ignores.
 void InfoCallback(const SSL* ssl, int where, int ret) {
+  if ((where & kInfoEvents) == 0) {
+    return;
+  }
+  try {
+    if (const CtxState* ctx = GetCtxState(SSL_get_SSL_CTX(ssl))) {
+      HandleInfoEvent(ssl, *ctx, where, ret);
+    }
+  } catch (...) {
+    // Logging must never break a handshake.
+  }
+}
+
+// ChainingInfoCallback serves a context whose application had set its own
+// info callback before attaching: it passes every event on first.
+void ChainingInfoCallback(const SSL* ssl, int where, int ret) {
   try {
     const CtxState* ctx = GetCtxState(SSL_get_SSL_CTX(ssl));
     if (ctx == nullptr) {
@@ -137,40 +197,21 @@ void InfoCallback(const SSL* ssl, int where, int ret) {
     if (ctx->previous_info_cb != nullptr) {
       ctx->previous_info_cb(ssl, where, ret);
     }
-
-    if ((where & SSL_CB_HANDSHAKE_START) != 0 && ctx->log_cb != nullptr) {
-      // The peer may be gone by the time we log; note it while it is here.
-      if (SslState* s = GetSslState(ssl); s != nullptr && s->peer.empty()) {
-        s->peer = PeerAddress(ssl);
-      }
-    }
-    if ((where & SSL_CB_HANDSHAKE_DONE) != 0) {
-      SslState* s = GetSslState(ssl);
-      if (s != nullptr) {
-        NoteResumption(ssl, s);
-      }
-      if (s != nullptr && (s->real_key || s->resumed) && s->version >= 0) {
-        s->authenticated = true;
-        s->failure.clear();
-        LogHandshake(ssl, true);
-      }
-      return;
-    }
-    if ((where & SSL_CB_ALERT) != 0 && (ret >> 8) == SSL3_AL_FATAL) {
-      SslState* s = GetSslState(ssl);
-      if (s == nullptr || s->logged) {
-        return;
-      }
-      bool sent = (where & SSL_CB_WRITE) != 0;
-      if (s->failure.empty() ||
-          (!sent && !SSL_is_server(const_cast<SSL*>(ssl)))) {
-        s->failure = ExplainAlert(ssl, *s, sent, ret);
-      }
-      LogHandshake(ssl, false);
+    if ((where & kInfoEvents) != 0) {
+      HandleInfoEvent(ssl, *ctx, where, ret);
     }
   } catch (...) {
     // Logging must never break a handshake.
   }
+}
+
+}  // namespace
+
+void InstallInfoCallback(SSL_CTX* ctx, CtxState* state) {
+  state->previous_info_cb = SSL_CTX_get_info_callback(ctx);
+  SSL_CTX_set_info_callback(ctx, state->previous_info_cb != nullptr
+                                     ? ChainingInfoCallback
+                                     : InfoCallback);
 }
 
 }  // namespace onem2m

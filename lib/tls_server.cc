@@ -216,8 +216,7 @@ bool InstallServerCallbacks(SSL_CTX* ctx, CtxState* state) {
   SSL_CTX_set_psk_find_session_callback(ctx, Tls13FindSessionCallback);
   SSL_CTX_set_client_hello_cb(ctx, ONEM2M_PSK_client_hello_cb, nullptr);
   InstallResumption(ctx);
-  state->previous_info_cb = SSL_CTX_get_info_callback(ctx);
-  SSL_CTX_set_info_callback(ctx, InfoCallback);
+  InstallInfoCallback(ctx, state);
   // psk_dhe_ke only, unless ONEM2M_PSK_OPT_ALLOW_PSK_KE; no 0-RTT.
   SSL_CTX_clear_options(ctx, SSL_OP_ALLOW_NO_DHE_KEX);
   SSL_CTX_set_max_early_data(ctx, 0);

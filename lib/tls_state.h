@@ -100,9 +100,10 @@ const SSL_CIPHER* DefaultTls13Suite(const SSL* ssl, Version v);
 SslSessionPtr NewTls13PskSession(const SSL_CIPHER* cipher,
                                  const SecretBuffer& psk);
 
-// InfoCallback is installed on every attached SSL_CTX: it marks a
-// completed handshake as authenticated and writes the log line.
-void InfoCallback(const SSL* ssl, int where, int ret);
+// InstallInfoCallback sets the info callback of an attached SSL_CTX: it
+// marks a completed handshake as authenticated and writes the log line,
+// after calling the application's own callback if it had set one.
+void InstallInfoCallback(SSL_CTX* ctx, CtxState* state);
 
 // InstallResumption sets up a server's session tickets and session IDs so
 // that a session resumes only while its KeyID and Root Key are unchanged.
