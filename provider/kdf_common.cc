@@ -163,10 +163,11 @@ EvpKdfCtxPtr InnerAlgorithms::NewKdfCtx(EVP_KDF* kdf,
   if (can_dup) {
     return EvpKdfCtxPtr(EVP_KDF_CTX_dup(prototype));
   }
-  // TODO(#8): OpenSSL 3.0 cannot copy a TLS1-PRF context, so this
-  // configures a new one for each ONEM2M-MASTER derivation, and TLS1-PRF
-  // looks up HMAC and the digest again (about 1 us). Only ONEM2M-MASTER
-  // (tools, not the handshake) pays it; on 3.2+ the copy above is taken.
+  // OpenSSL 3.0 cannot copy a TLS1-PRF context, so this configures a new
+  // one for each ONEM2M-MASTER derivation, and TLS1-PRF looks up HMAC and
+  // the digest again (about 1 us). Kept on purpose: only ONEM2M-MASTER
+  // pays it, and no handshake derives one (the TLS stack computes its own
+  // Master Key); on OpenSSL 3.2+ the copy above is taken.
   return NewConfiguredKdf(kdf, settings);
 }
 
@@ -493,9 +494,10 @@ bool KdfContext::DerivePsk(unsigned char* psk, size_t psk_len) const {
   // and L = 8 * psk_len, 32-bit big-endian [i] and [L]:
   //   K(i) = PRF(RootKey, [i] || Label || 0x00 || Context || [L])
   // PSK = K(1) || K(2) || ... truncated to psk_len octets (one block for
-  // both versions). OpenSSL's KBKDF computes the same octets
-  // (vectors.json), but on 3.0 its context cannot be copied, and a new
-  // one fetched HMAC and the digest on every derivation.
+  // both versions). OpenSSL's KBKDF computes the same octets (vectors.json,
+  // and random inputs in tests/provider_test.cc, PskKdfCrossCheck), but on
+  // 3.0 its context cannot be copied, and a new one fetched HMAC and the
+  // digest on every derivation.
   EVP_MAC_CTX* mac = Hmac(*inner, v);
   const uint32_t L = static_cast<uint32_t>(8 * psk_len);
   const unsigned char separator = 0x00;
