@@ -204,6 +204,51 @@ std::optional<ParsedIdentity> FirstOneM2MIdentity(const unsigned char* ext,
   return std::nullopt;
 }
 
+// ClientsChoiceHasHash tells whether OpenSSL 3.0, left alone, is sure to
+// pick a TLS 1.3 suite with hash |nid|. Without
+// SSL_OP_CIPHER_SERVER_PREFERENCE it walks the client's suites that the
+// server enables, in the client's order, and takes the first; but a
+// server with a PSK callback and no certificate takes the first SHA-256
+// one instead, if there is one (ssl3_choose_cipher, "prefer_sha256").
+// So the choice is certain when the first mutual suite is SHA-256 and a
+// SHA-256 PSK is offered, or when no mutual suite is SHA-256 and a
+// SHA-384 PSK is. Our own clients offer only suites of their PSK's hash,
+// so for them the server need not parse a suite string per handshake.
+// Works on the raw suite codes: no lookup, no allocation.
+bool ClientsChoiceHasHash(SSL* ssl, int nid) {
+  if ((SSL_get_options(ssl) & SSL_OP_CIPHER_SERVER_PREFERENCE) != 0) {
+    return false;
+  }
+  const unsigned char* offered = nullptr;
+  size_t offered_len = SSL_client_hello_get0_ciphers(ssl, &offered);
+  STACK_OF(SSL_CIPHER)* enabled = SSL_get_ciphers(ssl);
+  bool first = true;
+  for (size_t i = 0; i + 1 < offered_len; i += 2) {
+    if (offered[i] != 0x13) {
+      continue;  // not a TLS 1.3 suite (RFC 8446 appendix B.4)
+    }
+    uint16_t code = static_cast<uint16_t>(offered[i] << 8 | offered[i + 1]);
+    bool mutual = false;
+    for (int j = 0; j < sk_SSL_CIPHER_num(enabled) && !mutual; j++) {
+      mutual =
+          SSL_CIPHER_get_protocol_id(sk_SSL_CIPHER_value(enabled, j)) == code;
+    }
+    if (!mutual) {
+      continue;
+    }
+    // TLS_AES_256_GCM_SHA384 (0x1302) is the one SHA-384 suite.
+    bool sha256 = code != 0x1302;
+    if (nid == NID_sha256) {
+      return first && sha256;
+    }
+    if (sha256) {
+      return false;  // it may be preferred over the SHA-384 suites
+    }
+    first = false;
+  }
+  return nid == NID_sha384 && !first;
+}
+
 }  // namespace
 
 bool InstallServerCallbacks(SSL_CTX* ctx, CtxState* state) {
@@ -260,6 +305,9 @@ extern "C" int ONEM2M_PSK_client_hello_cb(SSL* ssl, int* alert, void*) {
                      std::to_string(parsed->version) + " PSK";
       }
       return SSL_CLIENT_HELLO_SUCCESS;
+    }
+    if (ClientsChoiceHasHash(ssl, HashNid(parsed->version))) {
+      return SSL_CLIENT_HELLO_SUCCESS;  // nothing to restrict
     }
     if (!SSL_set_ciphersuites(ssl, suites.c_str())) {
       *alert = SSL_AD_INTERNAL_ERROR;

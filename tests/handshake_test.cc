@@ -331,6 +331,29 @@ TEST(SuiteHashTest, StockClientListingSha384FirstWithSha256PskSucceeds) {
   EXPECT_EQ(sr.cipher, "TLS_AES_128_GCM_SHA256");
 }
 
+// With SSL_OP_CIPHER_SERVER_PREFERENCE OpenSSL follows the server's order,
+// not the client's: a client that lists a SHA-256 suite first still needs
+// the server's restriction when the server lists SHA-384 first.
+TEST(SuiteHashTest, ServerPreferringItsOwnOrderPicksTheSuiteOfThePskHash) {
+  ScopedTempDir dir;
+  Derived d = DeriveWithCli(dir, 2, false);
+  KeystorePtr ks(MemoryKeystore(kKeyId, kRootHex));
+  OurServer server(
+      ks.get(),
+      {.protocol = TlsProtocol::kTls13,
+       .ciphersuites = "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"});
+  SSL_CTX_set_options(server.ctx(), SSL_OP_CIPHER_SERVER_PREFERENCE);
+  CommandResult r = RunCommand(
+      {OpensslBin(), "s_client", "-connect",
+       "127.0.0.1:" + std::to_string(server.port()), "-tls1_3", "-ciphersuites",
+       "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384", "-psk_identity",
+       d.identity, "-psk", d.psk_hex, "-ign_eof"});
+  HandshakeResult sr = server.WaitForResult(0);
+  ASSERT_TRUE(sr.ok) << sr.failure << r.out << r.err;
+  EXPECT_EQ(sr.cipher, "TLS_AES_128_GCM_SHA256");
+  EXPECT_EQ(sr.version, 2);
+}
+
 TEST(SuiteHashTest, Sha384PskWithSha256SuiteListedFirstSucceeds) {
   KeystorePtr ks(MemoryKeystore(kKeyId, kRootHex));
   OurServer server(ks.get(), {.protocol = TlsProtocol::kTls13});
