@@ -52,7 +52,24 @@ struct ServerStats {
   // at once instead of waiting for their timeouts.
   std::mutex fds_mutex;
   std::set<int> fds;
+  // DTLS: the peers (PeerKey) with an association in progress. A second
+  // verified ClientHello from one of them (a retransmission that reached
+  // the listening socket before the peer's own socket was connected) is
+  // dropped rather than given a second association.
+  std::set<std::string> dtls_peers;
 };
+
+// PeerKey names a DTLS peer by family, address and port.
+std::string PeerKey(const BIO_ADDR* peer) {
+  unsigned char raw[16];
+  size_t len = 0;
+  if (!BIO_ADDR_rawaddress(peer, raw, &len) || len > sizeof(raw)) {
+    return "";
+  }
+  return std::to_string(BIO_ADDR_family(peer)) + "/" +
+         std::to_string(BIO_ADDR_rawport(peer)) + "/" +
+         std::string(reinterpret_cast<const char*>(raw), len);
+}
 
 std::mutex log_mutex;
 
@@ -380,8 +397,20 @@ int RunServe(const ParsedArgs& args) {
         }
         continue;
       }
+      std::string key = PeerKey(peer.get());
+      {
+        std::lock_guard<std::mutex> lock(stats.fds_mutex);
+        if (!stats.dtls_peers.insert(key).second) {
+          continue;
+        }
+      }
+      auto forget_peer = [&stats, key] {
+        std::lock_guard<std::mutex> lock(stats.fds_mutex);
+        stats.dtls_peers.erase(key);
+      };
       int fd = AcceptUdpPeer(listen_fd, peer.get());
       if (fd < 0 || !SetConnectedDgramBio(ssl.get(), fd)) {
+        forget_peer();
         LogLine(std::string("cannot open a socket for a DTLS client: ") +
                 std::strerror(errno));
         if (fd >= 0) {
@@ -391,8 +420,9 @@ int RunServe(const ParsedArgs& args) {
       }
       busy_logged = false;
       stats.active++;
-      std::thread([ssl = ssl.release(), fd, timeout_ms, &stats] {
+      std::thread([ssl = ssl.release(), fd, timeout_ms, &stats, forget_peer] {
         ServeDtlsClient(ssl, fd, timeout_ms, &stats);
+        forget_peer();
         stats.active--;
       }).detach();
       continue;
