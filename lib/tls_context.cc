@@ -78,8 +78,12 @@ void SplitTls13Suites(SSL_CTX* ctx, CtxState* state) {
   }
 }
 
-// MayUseTls13 tells whether |ctx|'s protocol range includes TLS 1.3.
-bool MayUseTls13(const SSL_CTX* ctx) {
+// MayUseTls13 tells whether |ctx|'s protocol range includes TLS 1.3 (never
+// for DTLS: DTLS 1.3 is not in OpenSSL 3.0).
+bool MayUseTls13(const SSL_CTX* ctx, const CtxState& state) {
+  if (state.dtls) {
+    return false;
+  }
   long max = SSL_CTX_get_max_proto_version(const_cast<SSL_CTX*>(ctx));
   return max == 0 || max >= TLS1_3_VERSION;
 }
@@ -114,6 +118,7 @@ bool Attach(SSL_CTX* ctx, ONEM2M_KEYSTORE* ks, Role role, const char* key_id,
   state->role = role;
   ONEM2M_KEYSTORE_up_ref(ks);
   state->keystore = ks;
+  state->dtls = IsDtlsCtx(ctx);
   state->psk_kdf = FetchOnem2mKdf(libctx, propq, ONEM2M_KDF_PSK);
   if (!state->psk_kdf) {
     return false;
@@ -122,8 +127,9 @@ bool Attach(SSL_CTX* ctx, ONEM2M_KEYSTORE* ks, Role role, const char* key_id,
 
   // A server must be able to negotiate some PSK suite, or every client
   // would fail; say so now rather than at the first handshake.
-  bool tls13 = MayUseTls13(ctx) && !(state->tls13_sha256_suites.empty() &&
-                                     state->tls13_sha384_suites.empty());
+  bool tls13 =
+      MayUseTls13(ctx, *state) && !(state->tls13_sha256_suites.empty() &&
+                                    state->tls13_sha384_suites.empty());
   if (!tls13 && !HasTls12PskSuite(ctx)) {
     ONEM2M_RAISE(ONEM2M_R_NO_PSK_CIPHER,
                  "the SSL_CTX enables no PSK cipher suite: allow TLS 1.3, or "
@@ -238,7 +244,7 @@ Version ClientTls13Version(const CtxState& state) {
 }
 
 bool ApplyClientSuites(SSL_CTX* ctx, const CtxState& state) {
-  if (!MayUseTls13(ctx)) {
+  if (!MayUseTls13(ctx, state)) {
     return true;
   }
   Version v = ClientTls13Version(state);

@@ -119,6 +119,9 @@ void LogHandshake(const SSL* ssl, bool ok) {
       " protocol=" + SSL_get_version(ssl) +
       " suite=" + (cipher ? SSL_CIPHER_get_name(cipher) : "-") +
       " outcome=" + (ok ? "ok" : "failed");
+  if (!s->server_name.empty()) {
+    line += " sni=" + s->server_name;
+  }
   if (s->resumed) {
     line += " resumed=yes";
   }
@@ -221,6 +224,18 @@ extern "C" void ONEM2M_PSK_log_failure(const SSL* ssl, const char* reason) {
     onem2m::SslState* s = ssl != nullptr ? onem2m::GetSslState(ssl) : nullptr;
     if (s == nullptr || s->logged) {
       return;
+    }
+    // DTLS drops a record that fails its check (RFC 6347 section 4.1.2.7)
+    // instead of sending bad_record_mac: a server that derived the real
+    // PSK and never saw a Finished that verified was most likely given a
+    // wrong key.
+    if (s->failure.empty() && s->real_key &&
+        SSL_is_dtls(const_cast<SSL*>(ssl)) && !SSL_is_init_finished(ssl) &&
+        SSL_is_server(const_cast<SSL*>(ssl))) {
+      s->failure =
+          "wrong Root Key (or the client went away): no Finished from the "
+          "client verified before the handshake ended (DTLS drops records "
+          "that fail the check)";
     }
     if (s->failure.empty() && reason != nullptr) {
       s->failure = reason;

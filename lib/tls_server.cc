@@ -265,7 +265,8 @@ bool InstallServerCallbacks(SSL_CTX* ctx, CtxState* state) {
   // psk_dhe_ke only, unless ONEM2M_PSK_OPT_ALLOW_PSK_KE; no 0-RTT.
   SSL_CTX_clear_options(ctx, SSL_OP_ALLOW_NO_DHE_KEX);
   SSL_CTX_set_max_early_data(ctx, 0);
-  return true;
+  // DTLS: no key work for a source address that has not answered.
+  return !state->dtls || InstallDtlsCookies(ctx, state);
 }
 
 }  // namespace onem2m
@@ -284,6 +285,9 @@ extern "C" int ONEM2M_PSK_client_hello_cb(SSL* ssl, int* alert, void*) {
     }
     // Before OpenSSL looks up a session to resume.
     ApplySessionContext(ssl, *ctx);
+    if (SslState* s = GetSslState(ssl)) {
+      RecordServerName(ssl, s);
+    }
 
     const unsigned char* ext = nullptr;
     size_t ext_len = 0;

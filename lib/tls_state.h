@@ -7,6 +7,8 @@
 
 #include <openssl/ssl.h>
 
+#include <chrono>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -21,6 +23,16 @@ namespace onem2m {
 
 enum class Role { kServer, kClient };
 
+// CookieSecrets are a DTLS server's keys for HelloVerifyRequest cookies
+// (RFC 6347 section 4.2.1): the current one and the one before it, so that
+// a cookie issued just before a rotation still verifies once.
+struct CookieSecrets {
+  std::mutex mutex;
+  SecretBuffer current;
+  SecretBuffer previous;  // empty until the first rotation
+  std::chrono::steady_clock::time_point rotated;
+};
+
 // CtxState is an attached SSL_CTX's configuration. It is written while the
 // application configures the SSL_CTX and only read during handshakes.
 struct CtxState {
@@ -31,6 +43,10 @@ struct CtxState {
   int pinned_version = -1;  // client only; -1 when not pinned
   unsigned options = 0;     // ONEM2M_PSK_OPT_*
   std::string key_id;       // client only: who we are
+  bool dtls = false;        // made with a DTLS method
+
+  // A DTLS server's cookie keys (see tls_dtls.cc).
+  CookieSecrets cookies;
 
   ONEM2M_PSK_log_cb log_cb = nullptr;
   void* log_arg = nullptr;
@@ -57,6 +73,7 @@ struct SslState {
   bool logged = false;         // the one log line was written
   std::string failure;         // the library's reason, when it failed
   std::string peer;            // "host:port", taken when the handshake began
+  std::string server_name;     // server: the client's SNI host_name, or ""
 };
 
 // GetCtxState returns |ctx|'s state, or nullptr when it is not attached.
@@ -117,6 +134,20 @@ void ApplySessionContext(SSL* ssl, const CtxState& ctx);
 // callback saw, from the session's PSK identity. Returns false if it has
 // none that parses.
 bool RecoverResumedIdentity(const SSL* ssl, SslState* s);
+
+// IsDtlsCtx tells whether |ctx| was made with a DTLS method.
+bool IsDtlsCtx(const SSL_CTX* ctx);
+
+// InstallDtlsCookies makes a DTLS server |ctx| answer a ClientHello
+// without a valid cookie with a HelloVerifyRequest (SSL_OP_COOKIE_EXCHANGE
+// and the cookie callbacks of tls_dtls.cc). Raises and returns false when
+// no random secret can be drawn.
+bool InstallDtlsCookies(SSL_CTX* ctx, CtxState* state);
+
+// RecordServerName copies the host_name of a ClientHello's server_name
+// extension (RFC 6066 section 3) into |s|, if it has one that is a valid
+// DNS name.
+void RecordServerName(SSL* ssl, SslState* s);
 
 // LogHandshake writes |ssl|'s one log line if a logger is set and it was
 // not written yet.

@@ -9,6 +9,9 @@
  * the server's policy, and records which KeyID and version authenticated
  * the peer.
  *
+ * The same calls serve DTLS 1.2 (RFC 6347): attach an SSL_CTX made with
+ * DTLS_server_method() or DTLS_client_method() (see "DTLS" below).
+ *
  *   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
  *   ONEM2M_KEYSTORE *ks = ONEM2M_KEYSTORE_load_file("/etc/onem2m/keys");
  *   if (ks == NULL || !ONEM2M_PSK_attach_server(ctx, ks))
@@ -48,6 +51,18 @@ extern "C" {
  * NULL-encryption and SHA-1 suites, and RSA-PSK, which needs a certificate.
  */
 #define ONEM2M_PSK_TLS12_CIPHERS "ECDHEPSK:PSK:!kRSAPSK:!kDHEPSK:!eNULL:!SHA1"
+
+/*
+ * ONEM2M_PSK_DTLS12_CIPHERS is a DTLS 1.2 cipher list for
+ * SSL_CTX_set_cipher_list: ECDHE-PSK first (forward secrecy), then the
+ * suites of the CoAP binding: TLS_PSK_WITH_AES_128_CCM_8 (mandatory in
+ * TS-0003 clause 10.2 and RFC 7252 section 9.1.3.1) and
+ * TLS_PSK_WITH_AES_128_GCM_SHA256. No NULL and no SHA-1 suite. OpenSSL 3.0
+ * has no ECDHE-PSK suite with GCM or CCM.
+ */
+#define ONEM2M_PSK_DTLS12_CIPHERS                            \
+  "ECDHE-PSK-CHACHA20-POLY1305:ECDHE-PSK-AES128-CBC-SHA256:" \
+  "ECDHE-PSK-AES256-CBC-SHA384:PSK-AES128-CCM8:PSK-AES128-GCM-SHA256"
 
 /* Options for ONEM2M_PSK_CTX_set_options. */
 /* Server: answer an unknown KeyID or a refused version openly
@@ -116,7 +131,8 @@ int ONEM2M_PSK_CTX_set_options(SSL_CTX* ctx, unsigned int options);
 
 /*
  * ONEM2M_PSK_log_cb receives one line per handshake: peer address, KeyID,
- * version, protocol, suite, outcome and, on failure, the reason. The line
+ * version, protocol, suite, outcome, on a server the client's SNI if it sent
+ * one, and, on failure, the reason. The line
  * never holds key bytes. It is called on the thread running the handshake.
  */
 typedef void (*ONEM2M_PSK_log_cb)(const SSL* ssl, const char* line, void* arg);
@@ -199,10 +215,65 @@ int ONEM2M_PSK_export_keying_material(SSL* ssl, unsigned char* out,
                                       size_t context_len);
 
 /*
+ * DTLS.
+ *
+ * ONEM2M_PSK_attach_server on an SSL_CTX made with a DTLS method also sets
+ * SSL_OP_COOKIE_EXCHANGE and installs its own cookie callbacks
+ * (SSL_CTX_set_cookie_generate_cb / SSL_CTX_set_cookie_verify_cb; an
+ * application must not replace them): a ClientHello without a valid cookie
+ * gets a HelloVerifyRequest, smaller than the ClientHello, and no key work,
+ * so a spoofed source address can make the server neither derive a PSK
+ * nor amplify (RFC 6347 section 4.2.1). Use DTLSv1_listen on the listening
+ * socket, then SSL_accept on the SSL it returns. The cookie is an
+ * HMAC-SHA-256 over the client's address and port (from the datagram BIO,
+ * else the socket's peer) with a random secret of the SSL_CTX that changes
+ * every 5 minutes; a cookie made with the previous secret still verifies.
+ * Cookies are compared in constant time.
+ *
+ * DTLS discards a record that fails its integrity check instead of
+ * answering it with an alert, so a wrong key does not end the handshake:
+ * the server waits and the client retransmits until one of them gives up.
+ * The application bounds that wait (DTLSv1_get_timeout and
+ * DTLSv1_handle_timeout on a non-blocking socket, with its own deadline).
+ * ONEM2M_PSK_log_failure on a server then records "wrong Root Key (or the
+ * client went away)" when the real PSK was derived, "unknown KeyID" for the
+ * decoy, or the caller's reason.
+ */
+
+/*
+ * ONEM2M_PSK_CTX_set_profile restricts |ctx| to the named profile. The only
+ * profile is "onem2m", TS-0003 clause 10.2: on a TLS SSL_CTX, TLS 1.2 only
+ * with TLS_PSK_WITH_AES_128_CBC_SHA256 (PSK-AES128-CBC-SHA256); on a DTLS
+ * SSL_CTX, DTLS 1.2 only with TLS_PSK_WITH_AES_128_CCM_8 (PSK-AES128-CCM8).
+ * It replaces the cipher list and the protocol range; call it before
+ * SSL_CTX_set_cipher_list would be called, and before the attach call.
+ * The clause also has the client send Server Name Indication: the
+ * application does that with SSL_set_tlsext_host_name (a DNS name; RFC 6066
+ * forbids IP literals), and a server reads it with
+ * ONEM2M_PSK_get0_server_name. A server with the profile does not refuse a
+ * client without SNI: a device that reaches its CSE by IP address cannot
+ * send one. Returns 1, or 0 with ONEM2M_R_INVALID_ARGUMENT for a NULL
+ * argument or an unknown name, ONEM2M_R_NO_PSK_CIPHER if OpenSSL lacks the
+ * suite.
+ */
+int ONEM2M_PSK_CTX_set_profile(SSL_CTX* ctx, const char* name);
+
+/*
+ * ONEM2M_PSK_get0_server_name returns, on a server, the host_name the
+ * client sent in its Server Name Indication (RFC 6066 section 3), as read
+ * by the library's ClientHello callback, or NULL when it sent none (or one
+ * that is not a DNS name). It is set from the ClientHello on, also for a
+ * handshake that fails, and appears as "sni=NAME" in the log line. The
+ * string belongs to |ssl|. (SSL_get_servername gives the same name once
+ * OpenSSL has parsed the extension.)
+ */
+const char* ONEM2M_PSK_get0_server_name(const SSL* ssl);
+
+/*
  * ONEM2M_PSK_client_hello_cb is the ClientHello callback that
  * ONEM2M_PSK_attach_server installs. An application that sets its own
  * callback with SSL_CTX_set_client_hello_cb must call this one from it and
- * honour its result.
+ * honour its result (it also records the client's SNI).
  */
 int ONEM2M_PSK_client_hello_cb(SSL* ssl, int* alert, void* arg);
 

@@ -288,15 +288,49 @@ bool SplitHostPort(const std::string& text, std::string* host, int* port) {
   return true;
 }
 
+namespace {
+
+// ApplyProfile applies --profile: the library's profile, which fixes the
+// protocol and suites, so the options that would change them are refused.
+bool ApplyProfile(SSL_CTX* ctx, const ParsedArgs& args) {
+  for (const char* option : {"tls1_3", "cipher", "ciphersuites"}) {
+    if (args.Has(option)) {
+      std::exit(Usage(std::string("--profile fixes the protocol and suites: "
+                                  "drop --") +
+                      option));
+    }
+  }
+  if (args.Get("profile") != "onem2m") {
+    std::exit(Usage("--profile takes onem2m (TS-0003 clause 10.2)"));
+  }
+  if (!ONEM2M_PSK_CTX_set_profile(ctx, "onem2m")) {
+    FailWithErrors("cannot apply --profile onem2m");
+    return false;
+  }
+  if (args.Has("groups") &&
+      !SSL_CTX_set1_groups_list(ctx, args.Get("groups").c_str())) {
+    ERR_clear_error();
+    Fail("--groups " + args.Get("groups") + " names an unknown group");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::vector<OptionSpec> ProtocolOptionSpecs() {
   return {
-      {"tls1_2", false, "TLS 1.2 only"},
+      {"dtls", false, "DTLS 1.2 over UDP instead of TLS over TCP"},
+      {"tls1_2", false, "TLS 1.2 only (with --dtls: DTLS 1.2, the only one)"},
       {"tls1_3", false, "TLS 1.3 only"},
       {"cipher", true,
-       "TLS 1.2 suites, OpenSSL syntax (default: ECDHE-PSK and PSK "
-       "suites, no NULL or SHA-1)"},
+       "TLS 1.2 / DTLS 1.2 suites, OpenSSL syntax (default: ECDHE-PSK and "
+       "PSK suites, no NULL or SHA-1)"},
       {"ciphersuites", true, "TLS 1.3 suites, OpenSSL syntax"},
       {"groups", true, "key exchange groups, e.g. X25519:P-256"},
+      {"profile", true,
+       "onem2m: only what TS-0003 clause 10.2 names (TLS 1.2 with "
+       "PSK-AES128-CBC-SHA256; with --dtls, DTLS 1.2 with PSK-AES128-CCM8)"},
   };
 }
 
@@ -306,7 +340,19 @@ bool ApplyProtocolOptions(SSL_CTX* ctx, const ParsedArgs& args) {
         Usage("--tls1_2 and --tls1_3 exclude each other; give "
               "neither for both"));
   }
-  if (args.Has("tls1_2")) {
+  if (args.Has("profile")) {
+    return ApplyProfile(ctx, args);
+  }
+  bool dtls = args.Has("dtls");
+  if (dtls && (args.Has("tls1_3") || args.Has("ciphersuites"))) {
+    std::exit(
+        Usage("--dtls is DTLS 1.2: --tls1_3 and --ciphersuites do not "
+              "apply"));
+  }
+  if (dtls) {
+    SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
+  } else if (args.Has("tls1_2")) {
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
   } else if (args.Has("tls1_3")) {
@@ -316,7 +362,9 @@ bool ApplyProtocolOptions(SSL_CTX* ctx, const ParsedArgs& args) {
   }
   // TS-0003 makes TLS_PSK_WITH_AES_128_CBC_SHA256 (PSK-AES128-CBC-SHA256)
   // mandatory; the library's list has it, without NULL or SHA-1 suites.
-  std::string cipher = args.Get("cipher", ONEM2M_PSK_TLS12_CIPHERS);
+  // For DTLS the CoAP binding's suites (RFC 7252 section 9.1.3.1).
+  std::string cipher = args.Get(
+      "cipher", dtls ? ONEM2M_PSK_DTLS12_CIPHERS : ONEM2M_PSK_TLS12_CIPHERS);
   if (!SSL_CTX_set_cipher_list(ctx, cipher.c_str())) {
     ERR_clear_error();
     Fail("--cipher " + cipher + " selects no cipher suite OpenSSL knows");

@@ -1,7 +1,9 @@
 // onem2m-psk connect: a oneM2M Originator (TLS-PSK client). Handshakes,
 // says what was negotiated, shows the server's greeting if one arrives.
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -9,6 +11,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "dtls.h"
 #include "net.h"
 #include "onem2m/psk.h"
 #include "openssl_ptr.h"
@@ -40,6 +43,117 @@ std::string ExplainFailure(SSL* ssl, int rc) {
   if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN) {
     return "the server closed the connection during the handshake: is it a "
            "TLS-PSK server, and does it allow this protocol version?";
+  }
+  std::string detail = ErrorQueueText();
+  return "handshake failed: " + (detail.empty() ? "unknown reason" : detail);
+}
+
+// ToHexString writes |bytes| as lower-case hex.
+std::string ToHexString(const std::string& bytes) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 0xf];
+  }
+  return out;
+}
+
+// IsIpLiteral tells an IPv4 or IPv6 address from a DNS name.
+bool IsIpLiteral(const std::string& host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+// ServerName returns the SNI to send: --servername, or with --profile the
+// host if it is a DNS name; "" for none. An IP host under the profile
+// without --servername is a usage error (RFC 6066 section 3: SNI is never
+// an IP literal), reported through |error|.
+std::string ServerName(const ParsedArgs& args, const std::string& host,
+                       std::string* error) {
+  if (args.Has("servername")) {
+    std::string name = args.Get("servername");
+    if (name.empty() || IsIpLiteral(name)) {
+      *error =
+          "--servername takes a DNS name; SNI cannot be an IP address "
+          "(RFC 6066 section 3)";
+    }
+    return name;
+  }
+  if (!args.Has("profile")) {
+    return "";
+  }
+  if (IsIpLiteral(host)) {
+    *error =
+        "--profile onem2m sends Server Name Indication, which cannot be "
+        "an IP address (RFC 6066 section 3): give --servername NAME "
+        "for " +
+        host;
+    return "";
+  }
+  return host;
+}
+
+// CoapExchange sends a CON GET for |path| and prints the response: what a
+// CoAP client over DTLS (the oneM2M CoAP binding) would see.
+int CoapExchange(SSL* ssl, int fd, const std::string& path, int timeout_ms) {
+  CoapMessage get;
+  unsigned char random[6];
+  if (RAND_bytes(random, sizeof(random)) != 1) {
+    return FailWithErrors("cannot draw a message ID");
+  }
+  get.type = 0;     // CON
+  get.code = 0x01;  // GET
+  get.message_id = static_cast<uint16_t>(random[0] << 8 | random[1]);
+  get.token.assign(reinterpret_cast<const char*>(random + 2), 4);
+  std::string bytes = EncodeCoap(get, path);
+  std::printf("coap request: CON GET mid=0x%04x token=%s\n", get.message_id,
+              ToHexString(get.token).c_str());
+  if (SSL_write(ssl, bytes.data(), static_cast<int>(bytes.size())) <= 0) {
+    return Fail("cannot send the CoAP request");
+  }
+  unsigned char buf[2048];
+  int n = DtlsRead(ssl, fd, buf, sizeof(buf), timeout_ms);
+  std::optional<CoapMessage> reply =
+      n > 0 ? ParseCoap(buf, static_cast<size_t>(n)) : std::nullopt;
+  if (!reply) {
+    return Fail(n > 0 ? "the server's answer is not a CoAP message"
+                      : "no CoAP response within the timeout");
+  }
+  static const char* const kTypes[] = {"CON", "NON", "ACK", "RST"};
+  std::printf("coap response: %s %s mid=0x%04x token=%s content-format=%s\n",
+              kTypes[reply->type], CoapCodeText(reply->code).c_str(),
+              reply->message_id, ToHexString(reply->token).c_str(),
+              reply->content_format
+                  ? std::to_string(*reply->content_format).c_str()
+                  : "-");
+  std::printf(
+      "server says:  %s%s", reply->payload.c_str(),
+      !reply->payload.empty() && reply->payload.back() == '\n' ? "" : "\n");
+  return kExitOk;
+}
+
+// ExplainDtlsFailure says why a DTLS handshake ended without success.
+// DTLS drops records that fail their check instead of answering them with
+// an alert (RFC 6347 section 4.1.2.7), so a server given a wrong key, or
+// one that drops an unknown KeyID's decoy Finished, just stops answering.
+std::string ExplainDtlsFailure(SSL* ssl, HandshakeEnd end, int timeout_s) {
+  if (end == HandshakeEnd::kTimedOut) {
+    if (const char* ours = ONEM2M_PSK_get0_failure(ssl)) {
+      return ours;
+    }
+    return "no answer: possible PSK mismatch (nothing from the server that "
+           "completed the handshake within " +
+           std::to_string(timeout_s) +
+           " s: a wrong Root Key or an unknown KeyID, or no DTLS server "
+           "there)";
+  }
+  if (const char* ours = ONEM2M_PSK_get0_failure(ssl)) {
+    return ours;
+  }
+  if (errno == ECONNREFUSED) {
+    return "nothing listens on that UDP port (ICMP port unreachable)";
   }
   std::string detail = ErrorQueueText();
   return "handshake failed: " + (detail.empty() ? "unknown reason" : detail);
@@ -80,8 +194,18 @@ int RunConnect(const ParsedArgs& args) {
     }
   }
 
+  bool dtls = args.Has("dtls");
+  if (args.Has("coap-get") && !dtls) {
+    return Usage("--coap-get needs --dtls");
+  }
+  std::string sni_error;
+  std::string server_name = ServerName(args, host, &sni_error);
+  if (!sni_error.empty()) {
+    return Usage(sni_error);
+  }
+
   // Client SSL_CTX with the oneM2M layer attached.
-  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  SslCtxPtr ctx(SSL_CTX_new(dtls ? DTLS_client_method() : TLS_client_method()));
   if (ctx == nullptr || !ApplyProtocolOptions(ctx.get(), args)) {
     return ctx == nullptr ? FailWithErrors("cannot create SSL_CTX")
                           : kExitFailure;
@@ -103,13 +227,20 @@ int RunConnect(const ParsedArgs& args) {
   }
 
   std::string error;
-  int fd = Connect(host, port, *timeout_s * 1000, &error);
+  int fd = dtls ? ConnectUdp(host, port, &error)
+                : Connect(host, port, *timeout_s * 1000, &error);
   if (fd < 0) {
     return Fail(error);
   }
-  SetIoTimeout(fd, *timeout_s * 1000);
   SslPtr ssl(SSL_new(ctx.get()));
-  if (ssl == nullptr || !SSL_set_fd(ssl.get(), fd)) {
+  if (!dtls) {
+    SetIoTimeout(fd, *timeout_s * 1000);
+  }
+  if (ssl == nullptr ||
+      !(dtls ? SetConnectedDgramBio(ssl.get(), fd)
+             : SSL_set_fd(ssl.get(), fd) == 1) ||
+      (!server_name.empty() &&
+       !SSL_set_tlsext_host_name(ssl.get(), server_name.c_str()))) {
     close(fd);
     return FailWithErrors("cannot create the connection");
   }
@@ -122,11 +253,22 @@ int RunConnect(const ParsedArgs& args) {
     SSL_set_session(ssl.get(), saved.get());
   }
   ERR_clear_error();
-  int rc = SSL_connect(ssl.get());
-  if (rc != 1) {
-    std::string why = ExplainFailure(ssl.get(), rc);
-    close(fd);
-    return Fail("handshake with " + args.positional[0] + " failed: " + why);
+  if (dtls) {
+    // The whole handshake, retransmissions included, within --timeout.
+    auto deadline = Clock::now() + std::chrono::seconds(*timeout_s);
+    HandshakeEnd end = DtlsHandshake(ssl.get(), fd, false, deadline, nullptr);
+    if (end != HandshakeEnd::kOk) {
+      std::string why = ExplainDtlsFailure(ssl.get(), end, *timeout_s);
+      close(fd);
+      return Fail("handshake with " + args.positional[0] + " failed: " + why);
+    }
+  } else {
+    int rc = SSL_connect(ssl.get());
+    if (rc != 1) {
+      std::string why = ExplainFailure(ssl.get(), rc);
+      close(fd);
+      return Fail("handshake with " + args.positional[0] + " failed: " + why);
+    }
   }
 
   const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl.get());
@@ -140,20 +282,32 @@ int RunConnect(const ParsedArgs& args) {
   std::fflush(stdout);
 
   // A greeting, if the server sends one soon (stock s_server does not).
-  SetIoTimeout(fd, 1000);
-  char buf[512];
-  int n = SSL_read(ssl.get(), buf, sizeof(buf) - 1);
-  if (n > 0) {
-    buf[n] = '\0';
-    std::printf("server says:  %s%s", buf, buf[n - 1] == '\n' ? "" : "\n");
+  // Over DTLS, our server waits half a second for a CoAP request first.
+  int status = kExitOk;
+  if (args.Has("coap-get")) {
+    status =
+        CoapExchange(ssl.get(), fd, args.Get("coap-get"), *timeout_s * 1000);
   } else {
-    std::printf("server says:  (nothing within 1 s)\n");
+    char buf[512];
+    int n = 0;
+    if (dtls) {
+      n = DtlsRead(ssl.get(), fd, reinterpret_cast<unsigned char*>(buf),
+                   sizeof(buf) - 1, 2000);
+    } else {
+      SetIoTimeout(fd, 1000);
+      n = SSL_read(ssl.get(), buf, sizeof(buf) - 1);
+    }
+    if (n > 0) {
+      buf[n] = '\0';
+      std::printf("server says:  %s%s", buf, buf[n - 1] == '\n' ? "" : "\n");
+    } else {
+      std::printf("server says:  (nothing within %d s)\n", dtls ? 2 : 1);
+    }
   }
   ERR_clear_error();
 
   // The session, for --sess-in next time (TLS 1.3 tickets have arrived
   // with the greeting, or during the wait).
-  int status = kExitOk;
   if (args.Has("sess-out")) {
     SslSessionPtr session(SSL_get1_session(ssl.get()));
     if (session == nullptr || !SSL_SESSION_is_resumable(session.get())) {
@@ -181,7 +335,14 @@ const Command& ConnectCommand() {
          "our Root Key, hex or base64:..., mode 0600 (- for stdin)"},
         {"version", true, "pin KDF version 0-3 (default: negotiate)"},
         {"versions", true, "KDF versions allowed (default 1,2,3)"},
-        {"timeout", true, "seconds to wait for the server (default 5)"},
+        {"timeout", true,
+         "seconds to wait for the server (default 5); with --dtls the bound "
+         "on the whole handshake, retransmissions included"},
+        {"servername", true,
+         "send this DNS name as SNI (with --profile onem2m: default the "
+         "HOST if it is a name; required if HOST is an IP address)"},
+        {"coap-get", true,
+         "with --dtls: send a CoAP GET for PATH and print the response"},
         {"sess-out", true, "save the session to FILE (mode 0600)"},
         {"sess-in", true, "offer the session in FILE for resumption"},
     };
@@ -201,6 +362,17 @@ const Command& ConnectCommand() {
       "(or pinned) version. --sess-out saves the session and --sess-in\n"
       "offers it again; 'resumed:' says whether the server resumed it.\n"
       "HOST may be a name, an IPv4 address or [IPv6].\n\n"
+      "--dtls handshakes in DTLS 1.2 over UDP, retransmitting on OpenSSL's\n"
+      "doubling timer (1 s, 2 s, ...) until --timeout seconds (default 5)\n"
+      "have passed in all. A DTLS server drops records that fail their\n"
+      "check rather than sending an alert, so a wrong key or an unknown\n"
+      "KeyID ends at that bound with 'no answer: possible PSK mismatch'.\n"
+      "--coap-get PATH then sends a CoAP CON GET and prints 'coap\n"
+      "request:', 'coap response:' (type, code, mid, token) and the\n"
+      "payload as 'server says:'.\n"
+      "--profile onem2m: only TS-0003 clause 10.2's suite, and SNI: the\n"
+      "HOST if it is a DNS name, else --servername NAME, which the profile\n"
+      "requires for an IP address (RFC 6066 forbids IP literals in SNI).\n\n"
       "Output, one field a line: 'connected to', 'protocol:', 'suite:',\n"
       "'key_id:', 'kdf_version:', 'resumed:', 'server says:'.\n"
       "Exits 1 with the reason if the handshake fails, for example\n"

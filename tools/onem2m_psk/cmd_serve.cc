@@ -5,6 +5,12 @@
 // stalled client blocks nobody; any failed handshake is logged and the
 // server keeps serving. SIGHUP reloads the keystore; SIGINT or SIGTERM
 // stops the server after a summary.
+//
+// With --dtls the listening socket is UDP: DTLSv1_listen answers every
+// ClientHello without a valid cookie with a HelloVerifyRequest (the library's
+// cookie callbacks) and no other work; a ClientHello with a valid cookie
+// gets its own socket, bound to the same port and connected to the client,
+// and its own thread, as a TCP connection does.
 
 #include <fcntl.h>
 #include <openssl/err.h>
@@ -14,13 +20,16 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "commands.h"
+#include "dtls.h"
 #include "net.h"
 #include "onem2m/psk.h"
 #include "openssl_ptr.h"
@@ -43,7 +52,24 @@ struct ServerStats {
   // at once instead of waiting for their timeouts.
   std::mutex fds_mutex;
   std::set<int> fds;
+  // DTLS: the peers (PeerKey) with an association in progress. A second
+  // verified ClientHello from one of them (a retransmission that reached
+  // the listening socket before the peer's own socket was connected) is
+  // dropped rather than given a second association.
+  std::set<std::string> dtls_peers;
 };
+
+// PeerKey names a DTLS peer by family, address and port.
+std::string PeerKey(const BIO_ADDR* peer) {
+  unsigned char raw[16];
+  size_t len = 0;
+  if (!BIO_ADDR_rawaddress(peer, raw, &len) || len > sizeof(raw)) {
+    return "";
+  }
+  return std::to_string(BIO_ADDR_family(peer)) + "/" +
+         std::to_string(BIO_ADDR_rawport(peer)) + "/" +
+         std::string(reinterpret_cast<const char*>(raw), len);
+}
 
 std::mutex log_mutex;
 
@@ -89,6 +115,8 @@ bool AcceptWithDeadline(SSL* ssl, int fd, int timeout_ms, bool* timed_out) {
   return ok;
 }
 
+std::string Greeting(SSL* ssl);
+
 // ServeClient runs one connection: handshake, greeting, close.
 void ServeClient(SSL_CTX* ctx, int fd, int timeout_ms, ServerStats* stats) {
   {
@@ -125,16 +153,110 @@ void ServeClient(SSL_CTX* ctx, int fd, int timeout_ms, ServerStats* stats) {
   SetIoTimeout(fd, timeout_ms);
   stats->ok++;
 
-  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl.get());
-  std::string greeting =
-      std::string("hello ") + ONEM2M_PSK_get0_key_id(ssl.get()) +
-      ": authenticated with oneM2M KDF version " +
-      std::to_string(ONEM2M_PSK_get_version(ssl.get())) + " over " +
-      SSL_get_version(ssl.get()) + " (" + SSL_CIPHER_get_name(cipher) + ")\n";
+  std::string greeting = Greeting(ssl.get());
   SSL_write(ssl.get(), greeting.data(), static_cast<int>(greeting.size()));
   SSL_shutdown(ssl.get());
   ERR_clear_error();
   close_fd();
+}
+
+// Greeting is the line an authenticated client gets.
+std::string Greeting(SSL* ssl) {
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+  return std::string("hello ") + ONEM2M_PSK_get0_key_id(ssl) +
+         ": authenticated with oneM2M KDF version " +
+         std::to_string(ONEM2M_PSK_get_version(ssl)) + " over " +
+         SSL_get_version(ssl) + " (" + SSL_CIPHER_get_name(cipher) + ")\n";
+}
+
+// How long a DTLS server waits for a first record (a CoAP request) before
+// it sends the greeting unasked.
+constexpr int kFirstRecordWaitMs = 500;
+
+// AnswerDtlsClient sends the greeting: as the payload of a 2.05 Content
+// response (RFC 7252 section 5.2.1: piggy-backed in the ACK of a CON, or a
+// NON for a NON, with the request's message ID and token) if the client's
+// first record is a CoAP GET, else as a plain record.
+void AnswerDtlsClient(SSL* ssl, int fd) {
+  std::string greeting = Greeting(ssl);
+  unsigned char buf[2048];
+  int n = DtlsRead(ssl, fd, buf, sizeof(buf), kFirstRecordWaitMs);
+  std::optional<CoapMessage> request =
+      n > 0 ? ParseCoap(buf, static_cast<size_t>(n)) : std::nullopt;
+  constexpr unsigned kGet = 0x01;
+  constexpr unsigned kContent = 0x45;  // 2.05
+  if (request && request->code == kGet && request->type <= 1) {
+    CoapMessage reply;
+    reply.type = request->type == 0 ? 2 : 1;  // CON -> ACK, NON -> NON
+    reply.code = kContent;
+    reply.message_id = request->message_id;
+    reply.token = request->token;
+    reply.content_format = 0;  // text/plain; charset=utf-8
+    reply.payload = greeting;
+    std::string bytes = EncodeCoap(reply);
+    SSL_write(ssl, bytes.data(), static_cast<int>(bytes.size()));
+    return;
+  }
+  SSL_write(ssl, greeting.data(), static_cast<int>(greeting.size()));
+}
+
+// ServeDtlsClient runs one DTLS association on its connected socket |fd|:
+// the rest of the handshake (from the ClientHello DTLSv1_listen kept), the
+// answer, close.
+void ServeDtlsClient(SSL* raw_ssl, int fd, int timeout_ms, ServerStats* stats) {
+  SslPtr ssl(raw_ssl);
+  {
+    std::lock_guard<std::mutex> lock(stats->fds_mutex);
+    stats->fds.insert(fd);
+  }
+  auto close_fd = [stats, fd] {
+    {
+      std::lock_guard<std::mutex> lock(stats->fds_mutex);
+      stats->fds.erase(fd);
+    }
+    close(fd);
+  };
+
+  ERR_clear_error();
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  HandshakeEnd end =
+      DtlsHandshake(ssl.get(), fd, true, deadline, &stop_requested);
+  if (end != HandshakeEnd::kOk) {
+    ONEM2M_PSK_log_failure(
+        ssl.get(), end == HandshakeEnd::kTimedOut ? "handshake timed out"
+                   : end == HandshakeEnd::kStopped
+                       ? "server stopping"
+                       : "connection broken during the handshake");
+    ERR_clear_error();
+    stats->failed++;
+    close_fd();
+    return;
+  }
+  stats->ok++;
+  AnswerDtlsClient(ssl.get(), fd);
+  SSL_shutdown(ssl.get());
+  ERR_clear_error();
+  close_fd();
+}
+
+// AcceptDtlsClient reads what waits on the listening socket: a ClientHello
+// without a valid cookie gets a HelloVerifyRequest and nothing else; one
+// with a valid cookie returns its SSL, with |peer| set, to go on with.
+SslPtr AcceptDtlsClient(SSL_CTX* ctx, int listen_fd, BIO_ADDR* peer) {
+  SslPtr ssl(SSL_new(ctx));
+  BIO* bio = BIO_new_dgram(listen_fd, BIO_NOCLOSE);
+  if (ssl == nullptr || bio == nullptr) {
+    BIO_free(bio);
+    return nullptr;
+  }
+  SSL_set_bio(ssl.get(), bio, bio);
+  ERR_clear_error();
+  // 1: a verified ClientHello; 0: nothing more to read (after answering
+  // with a HelloVerifyRequest, or dropping a datagram that is not one);
+  // below 0: an error.
+  int rc = DTLSv1_listen(ssl.get(), peer);
+  ERR_clear_error();
+  return rc == 1 ? std::move(ssl) : nullptr;
 }
 
 int RunServe(const ParsedArgs& args) {
@@ -179,7 +301,8 @@ int RunServe(const ParsedArgs& args) {
   }
 
   // The TLS side: protocol options, then the oneM2M layer on top.
-  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  bool dtls = args.Has("dtls");
+  SslCtxPtr ctx(SSL_CTX_new(dtls ? DTLS_server_method() : TLS_server_method()));
   if (ctx == nullptr || !ApplyProtocolOptions(ctx.get(), args)) {
     return ctx == nullptr ? FailWithErrors("cannot create SSL_CTX")
                           : kExitFailure;
@@ -203,7 +326,8 @@ int RunServe(const ParsedArgs& args) {
 
   std::string error;
   int bound_port = 0;
-  int listen_fd = Listen(host, port, &bound_port, &error);
+  int listen_fd = dtls ? BindUdp(host, port, &bound_port, &error)
+                       : Listen(host, port, &bound_port, &error);
   if (listen_fd < 0) {
     ONEM2M_KEYSTORE_free(ks);
     return Fail(error);
@@ -218,12 +342,14 @@ int RunServe(const ParsedArgs& args) {
   signal(SIGPIPE, SIG_IGN);
 
   std::printf(
-      "onem2m-psk serve: listening on %s:%d (%s, KDF versions %s, "
+      "onem2m-psk serve: listening on %s:%d (%s%s, KDF versions %s, "
       "%zu keys)\n",
       host.c_str(), bound_port,
-      args.Has("tls1_2")   ? "TLS 1.2"
-      : args.Has("tls1_3") ? "TLS 1.3"
-                           : "TLS 1.2 and 1.3",
+      dtls                                        ? "DTLS 1.2 over UDP"
+      : args.Has("tls1_2") || args.Has("profile") ? "TLS 1.2"
+      : args.Has("tls1_3")                        ? "TLS 1.3"
+                                                  : "TLS 1.2 and 1.3",
+      args.Has("profile") ? ", profile onem2m" : "",
       FormatVersionSet(versions).c_str(), ONEM2M_KEYSTORE_count(ks));
   std::fflush(stdout);
 
@@ -250,6 +376,55 @@ int RunServe(const ParsedArgs& args) {
     }
     pollfd p = {listen_fd, POLLIN, 0};
     if (poll(&p, 1, 200) != 1) {
+      continue;
+    }
+    if (dtls) {
+      std::unique_ptr<BIO_ADDR, void (*)(BIO_ADDR*)> peer(BIO_ADDR_new(),
+                                                          BIO_ADDR_free);
+      SslPtr ssl =
+          peer ? AcceptDtlsClient(ctx.get(), listen_fd, peer.get()) : nullptr;
+      if (ssl == nullptr) {
+        continue;
+      }
+      if (stats.active.load() >= max_clients) {
+        // Dropped: the client retransmits and may find room later.
+        stats.refused_busy++;
+        if (!busy_logged) {
+          LogLine("busy: " + std::to_string(max_clients) +
+                  " associations in progress (--max-clients); dropping new "
+                  "clients until one ends");
+          busy_logged = true;
+        }
+        continue;
+      }
+      std::string key = PeerKey(peer.get());
+      {
+        std::lock_guard<std::mutex> lock(stats.fds_mutex);
+        if (!stats.dtls_peers.insert(key).second) {
+          continue;
+        }
+      }
+      auto forget_peer = [&stats, key] {
+        std::lock_guard<std::mutex> lock(stats.fds_mutex);
+        stats.dtls_peers.erase(key);
+      };
+      int fd = AcceptUdpPeer(listen_fd, peer.get());
+      if (fd < 0 || !SetConnectedDgramBio(ssl.get(), fd)) {
+        forget_peer();
+        LogLine(std::string("cannot open a socket for a DTLS client: ") +
+                std::strerror(errno));
+        if (fd >= 0) {
+          close(fd);
+        }
+        continue;
+      }
+      busy_logged = false;
+      stats.active++;
+      std::thread([ssl = ssl.release(), fd, timeout_ms, &stats, forget_peer] {
+        ServeDtlsClient(ssl, fd, timeout_ms, &stats);
+        forget_peer();
+        stats.active--;
+      }).detach();
       continue;
     }
     int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
@@ -339,8 +514,22 @@ const Command& ServeCommand() {
       "keystore (a bad file keeps the old keys); SIGINT/SIGTERM stop it\n"
       "and print a summary line ('stopped: N handshakes, N ok, N failed,\n"
       "N refused (busy)'). HOST may be a name, IPv4 or [IPv6].\n\n"
+      "--dtls serves DTLS 1.2 over UDP (default suites: ECDHE-PSK,\n"
+      "PSK-AES128-CCM8, PSK-AES128-GCM-SHA256). A ClientHello without a\n"
+      "valid cookie gets a HelloVerifyRequest and no key work. A client\n"
+      "whose first record is a CoAP GET (RFC 7252) gets the greeting as a\n"
+      "2.05 Content response (text/plain; an ACK for a CON, a NON for a\n"
+      "NON); one that sends nothing within 0.5 s, or something else, gets\n"
+      "the plain greeting. DTLS drops records that fail their check, so a\n"
+      "wrong key ends at the handshake timeout, logged as 'wrong Root Key\n"
+      "(or the client went away)'.\n"
+      "--profile onem2m: only TS-0003 clause 10.2's suite (TLS 1.2\n"
+      "PSK-AES128-CBC-SHA256; with --dtls, DTLS 1.2 PSK-AES128-CCM8).\n"
+      "A client without SNI is served all the same (it may know the\n"
+      "server by IP address only); the log shows the SNI it sent.\n\n"
       "Log line: peer=ADDR role=server key_id=ID version=N protocol=P\n"
-      "suite=S outcome=ok|failed [resumed=yes] [reason=\"...\"].",
+      "suite=S outcome=ok|failed [sni=NAME] [resumed=yes]\n"
+      "[reason=\"...\"].",
       options,
       RunServe,
   };
