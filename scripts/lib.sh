@@ -19,7 +19,8 @@ as_root() {
 # only those that are not installed yet.
 install_missing() {
   local wanted=(build-essential cmake pkg-config openssl libssl-dev
-                libgtest-dev libgmock-dev libbenchmark-dev gnutls-bin "$@")
+                libgtest-dev libgmock-dev libbenchmark-dev gnutls-bin \
+                softhsm2 libp11-kit-dev "$@")
   local missing=()
   for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
