@@ -300,7 +300,7 @@ class TokenKeystore final : public Pkcs11Keystore {
       AppendBe32(&message, L);
     }
     SecretBuffer out(PskLength(version, 0));
-    if (!Sign(key->handle, mechanism, message, &out, key_id)) {
+    if (!Sign(mechanism, message, &out, key_id)) {
       return DeriveStatus::kFailed;
     }
     *psk = std::move(out);
@@ -373,8 +373,7 @@ class TokenKeystore final : public Pkcs11Keystore {
     }
     // HMAC-SHA-256(RootKey, "oneM2M key fingerprint"), first 8 octets.
     SecretBuffer mac(32);
-    if (!Sign(key->handle, CKM_SHA256_HMAC, std::string(kFingerprintLabel),
-              &mac, key_id)) {
+    if (!Sign(CKM_SHA256_HMAC, std::string(kFingerprintLabel), &mac, key_id)) {
       return std::string();
     }
     static const char kDigits[] = "0123456789abcdef";
@@ -596,7 +595,9 @@ class TokenKeystore final : public Pkcs11Keystore {
     CK_RV rv =
         Call(f()->C_OpenSession, slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION,
              nullptr, nullptr, &session);
-    if (rv == CKR_OK && relogin && !Login(session)) {
+    // After a new login the token may hand out new object handles
+    // (SoftHSM2 forgets those of private objects when it logs out).
+    if (rv == CKR_OK && relogin && (!Login(session) || !ScanWith(session))) {
       Call(f()->C_CloseSession, session);
       GiveBackSlot(true);
       return false;
@@ -651,15 +652,24 @@ class TokenKeystore final : public Pkcs11Keystore {
     }
   }
 
-  // Sign computes one HMAC block with the token key |key| into |out|
+  // Sign computes one HMAC block with the token key |key_id| into |out|
   // (whose size is the expected MAC length).
-  bool Sign(CK_OBJECT_HANDLE key, CK_MECHANISM_TYPE mechanism,
-            const std::string& message, SecretBuffer* out,
-            std::string_view key_id) const {
+  bool Sign(CK_MECHANISM_TYPE mechanism, const std::string& message,
+            SecretBuffer* out, std::string_view key_id) const {
     Lease lease(this);
     if (!lease.ok()) {
       return false;
     }
+
+    // The handle after the lease: a new session may have re-scanned them.
+    std::optional<TokenKey> found = Find(key_id);
+    if (!found.has_value()) {
+      ONEM2M_RAISE(ONEM2M_R_UNKNOWN_KEY_ID,
+                   "KeyID %s is no longer on the token",
+                   std::string(key_id).c_str());
+      return false;
+    }
+    CK_OBJECT_HANDLE key = found->handle;
     CK_MECHANISM mech = {mechanism, nullptr, 0};
     CK_RV rv = Call(f()->C_SignInit, lease.session(), &mech, key);
     const char* function = "C_SignInit";
@@ -738,7 +748,15 @@ class TokenKeystore final : public Pkcs11Keystore {
     if (!lease.ok()) {
       return false;
     }
-    CK_SESSION_HANDLE session = lease.session();
+    if (!ScanWith(lease.session())) {
+      lease.Fail(CKR_DEVICE_ERROR);
+      return false;
+    }
+    return true;
+  }
+
+  // ScanWith does Scan's work on |session|.
+  bool ScanWith(CK_SESSION_HANDLE session) const {
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     std::vector<CK_ATTRIBUTE> tmpl = {{CKA_CLASS, &cls, sizeof(cls)}};
     std::string label = uri_.object.value_or("");
@@ -751,7 +769,6 @@ class TokenKeystore final : public Pkcs11Keystore {
     }
     CK_RV rv = Call(f()->C_FindObjectsInit, session, tmpl.data(), tmpl.size());
     if (rv != CKR_OK) {
-      lease.Fail(rv);
       RAISE_CKR("C_FindObjectsInit", rv, "");
       return false;
     }
@@ -767,7 +784,6 @@ class TokenKeystore final : public Pkcs11Keystore {
     }
     Call(f()->C_FindObjectsFinal, session);
     if (rv != CKR_OK) {
-      lease.Fail(rv);
       RAISE_CKR("C_FindObjects", rv, "");
       return false;
     }
@@ -842,8 +858,8 @@ class TokenKeystore final : public Pkcs11Keystore {
   mutable Pkcs11Stats stats_;
 
   mutable std::shared_mutex keys_mu_;
-  std::unordered_map<std::string, TokenKey> keys_;
-  std::atomic<uint64_t> generation_{0};
+  mutable std::unordered_map<std::string, TokenKey> keys_;
+  mutable std::atomic<uint64_t> generation_{0};
 };
 
 // FindSlot returns the one slot whose token matches |uri|'s token
