@@ -38,7 +38,7 @@ int ONEM2M_get_error_library(void);
 #define ONEM2M_R_NOT_AUTHENTICATED 118    /* no oneM2M handshake completed */
 #define ONEM2M_R_CONFIG 119               /* openssl.cnf onem2m_psk section */
 #define ONEM2M_R_PKCS11_URI 120           /* malformed or refused pkcs11: URI */
-#define ONEM2M_R_PKCS11_ERROR 121         /* a PKCS#11 call failed (CKR_ name) */
+#define ONEM2M_R_PKCS11_ERROR 121         /* a PKCS#11 call failed: CKR_ */
 #define ONEM2M_R_PKCS11_LOGIN 122         /* the token refused the PIN */
 
 #ifdef __cplusplus
