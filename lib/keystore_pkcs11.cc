@@ -597,7 +597,8 @@ class TokenKeystore final : public Pkcs11Keystore {
              nullptr, nullptr, &session);
     // After a new login the token may hand out new object handles
     // (SoftHSM2 forgets those of private objects when it logs out).
-    if (rv == CKR_OK && relogin && (!Login(session) || !ScanWith(session))) {
+    if (rv == CKR_OK && relogin &&
+        (!Login(session) || !ScanWith(session, nullptr))) {
       Call(f()->C_CloseSession, session);
       GiveBackSlot(true);
       return false;
@@ -748,15 +749,17 @@ class TokenKeystore final : public Pkcs11Keystore {
     if (!lease.ok()) {
       return false;
     }
-    if (!ScanWith(lease.session())) {
-      lease.Fail(CKR_DEVICE_ERROR);
+    CK_RV rv = CKR_OK;
+    if (!ScanWith(lease.session(), &rv)) {
+      lease.Fail(rv);  // CKR_OK for a refusal that is not the token's
       return false;
     }
     return true;
   }
 
-  // ScanWith does Scan's work on |session|.
-  bool ScanWith(CK_SESSION_HANDLE session) const {
+  // ScanWith does Scan's work on |session|; |failed_rv|, when given, gets
+  // the return value of a PKCS#11 call that failed.
+  bool ScanWith(CK_SESSION_HANDLE session, CK_RV* failed_rv) const {
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     std::vector<CK_ATTRIBUTE> tmpl = {{CKA_CLASS, &cls, sizeof(cls)}};
     std::string label = uri_.object.value_or("");
@@ -769,6 +772,9 @@ class TokenKeystore final : public Pkcs11Keystore {
     }
     CK_RV rv = Call(f()->C_FindObjectsInit, session, tmpl.data(), tmpl.size());
     if (rv != CKR_OK) {
+      if (failed_rv != nullptr) {
+        *failed_rv = rv;
+      }
       RAISE_CKR("C_FindObjectsInit", rv, "");
       return false;
     }
@@ -784,6 +790,9 @@ class TokenKeystore final : public Pkcs11Keystore {
     }
     Call(f()->C_FindObjectsFinal, session);
     if (rv != CKR_OK) {
+      if (failed_rv != nullptr) {
+        *failed_rv = rv;
+      }
       RAISE_CKR("C_FindObjects", rv, "");
       return false;
     }
@@ -864,6 +873,10 @@ class TokenKeystore final : public Pkcs11Keystore {
 
 // FindSlot returns the one slot whose token matches |uri|'s token
 // attributes.
+// TODO(#6): the slot is found once, at open. A hardware token pulled out
+// and plugged back may come back in another slot; the store then fails
+// every derivation until the server restarts. Finding the slot again
+// (by the URI's token attributes) after CKR_TOKEN_NOT_PRESENT would fix it.
 bool FindSlot(CK_FUNCTION_LIST* f, const Pkcs11Uri& uri, CK_SLOT_ID* slot) {
   CK_ULONG count = 0;
   CK_RV rv = Call(f->C_GetSlotList, CK_TRUE, nullptr, &count);
