@@ -28,6 +28,7 @@ namespace onem2m::bench {
 
 void BM_Kdf(benchmark::State& state);
 void BM_Handshakes(benchmark::State& state);
+void BM_Pkcs11(benchmark::State& state);
 void BM_Keystore(benchmark::State& state);
 void BM_Contention(benchmark::State& state);
 void BM_Serve(benchmark::State& state);
@@ -157,6 +158,9 @@ int main(int argc, char** argv) {
       ->Iterations(settings.kdf_rounds)
       ->Unit(ms);
   benchmark::RegisterBenchmark("handshake", BM_Handshakes)
+      ->Iterations(settings.handshake_rounds)
+      ->Unit(ms);
+  benchmark::RegisterBenchmark("pkcs11", BM_Pkcs11)
       ->Iterations(settings.handshake_rounds)
       ->Unit(ms);
   benchmark::RegisterBenchmark("keystore", BM_Keystore)

@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
 
   /* (1) Load the keystore; (2) attach as KEY_ID. The library picks the KDF
    * version (the highest both sides allow) and derives the PSK. */
-  ks = ONEM2M_KEYSTORE_load_file(argv[1]);
+  ks = ONEM2M_KEYSTORE_open(argv[1]); /* a file or a pkcs11: URI */
   if (ks == NULL || !ONEM2M_PSK_attach_client(ctx, ks, argv[2])) {
     ERR_print_errors_fp(stderr);
     return 1;

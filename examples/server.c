@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
 
   /* (1) Load the keystore; (2) attach: the SSL_CTX now authenticates
    * oneM2M clients. The SSL_CTX keeps its own reference to the keystore. */
-  ks = ONEM2M_KEYSTORE_load_file(argv[1]);
+  ks = ONEM2M_KEYSTORE_open(argv[1]); /* a file or a pkcs11: URI */
   if (ks == NULL || !ONEM2M_PSK_attach_server(ctx, ks)) {
     ERR_print_errors_fp(stderr);
     return 1;

@@ -10,7 +10,7 @@
 //
 //   [onem2m_cse]                      the settings of configuration "cse"
 //   role = server
-//   keystore = /etc/onem2m/keys
+//   keystore = /etc/onem2m/keys   (or a pkcs11: URI, see onem2m/keystore.h)
 //   versions = 2,3
 //   options = reveal_unknown
 //
@@ -210,7 +210,7 @@ std::optional<std::string> ParseConfig(const CONF* cnf,
 
   // The keystore, loaded now so that a bad file fails the configuration
   // load, not the first handshake.
-  out->keystore.reset(ONEM2M_KEYSTORE_load_file(keystore->c_str()));
+  out->keystore.reset(ONEM2M_KEYSTORE_open(keystore->c_str()));
   if (out->keystore == nullptr) {
     std::string why = LastErrorText();
     ERR_add_error_data(3, " (", at.c_str(), "keystore)");

@@ -34,6 +34,9 @@ ERR_STRING_DATA kReasonStrings[] = {
     {ERR_PACK(0, 0, ONEM2M_R_NOT_AUTHENTICATED),
      "no oneM2M handshake completed"},
     {ERR_PACK(0, 0, ONEM2M_R_CONFIG), "configuration error"},
+    {ERR_PACK(0, 0, ONEM2M_R_PKCS11_URI), "invalid PKCS#11 URI"},
+    {ERR_PACK(0, 0, ONEM2M_R_PKCS11_ERROR), "PKCS#11 error"},
+    {ERR_PACK(0, 0, ONEM2M_R_PKCS11_LOGIN), "PKCS#11 login failed"},
     {0, nullptr},
 };
 

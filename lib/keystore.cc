@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "errors.h"
+#include "keystore_pkcs11.h"
 #include "keystore_table.h"
 #include "onem2m/kdf.h"
 #include "onem2m/keystore.h"
@@ -365,14 +366,21 @@ using onem2m::CallCatching;
 
 extern "C" {
 
-ONEM2M_KEYSTORE* ONEM2M_KEYSTORE_load_file(const char* path) {
-  if (path == nullptr) {
-    ONEM2M_RAISE(ONEM2M_R_INVALID_ARGUMENT, "no keystore path given");
+ONEM2M_KEYSTORE* ONEM2M_KEYSTORE_open(const char* location) {
+  if (location == nullptr) {
+    ONEM2M_RAISE(ONEM2M_R_INVALID_ARGUMENT, "no keystore path or URI given");
     return nullptr;
   }
   return CallCatching<ONEM2M_KEYSTORE*>(nullptr, [&] {
-    return onem2m::NewHandle(onem2m::MakeFileKeystore(path));
+    if (onem2m::IsPkcs11Uri(location)) {
+      return onem2m::NewHandle(onem2m::MakePkcs11Keystore(location));
+    }
+    return onem2m::NewHandle(onem2m::MakeFileKeystore(location));
   });
+}
+
+ONEM2M_KEYSTORE* ONEM2M_KEYSTORE_load_file(const char* path) {
+  return ONEM2M_KEYSTORE_open(path);
 }
 
 ONEM2M_KEYSTORE* ONEM2M_KEYSTORE_new_memory(void) {

@@ -37,6 +37,24 @@ bool DecoyPsk(const CtxState& ctx, std::string_view key_id, Version v,
   return DeriveWithKdf(ctx.psk_kdf.get(), random_root, key_id, v, psk);
 }
 
+// LastErrorText returns the text of the newest error on the queue (our
+// errors hold no key bytes), or "no reason given".
+std::string LastErrorText() {
+  const char* data = nullptr;
+  int flags = 0;
+  unsigned long e =
+      ERR_peek_last_error_all(nullptr, nullptr, nullptr, &data, &flags);
+  if (e == 0) {
+    return "no reason given";
+  }
+  if (data != nullptr && (flags & ERR_TXT_STRING) != 0 && *data != '\0') {
+    return data;
+  }
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof(buf));
+  return buf;
+}
+
 // Refuse records why an identity is refused and picks decoy or decline.
 Answer Refuse(const CtxState& ctx, SslState* ssl_state, std::string reason) {
   ssl_state->failure = std::move(reason);
@@ -80,7 +98,8 @@ Answer ResolveServerPsk(const CtxState& ctx, SslState* ssl_state,
                             " not allowed for this KeyID by the keystore");
         break;
       case DeriveStatus::kFailed:
-        ssl_state->failure = "PSK derivation failed";
+        // The keystore's reason (a token error's CKR_ name) goes to the log.
+        ssl_state->failure = "PSK derivation failed: " + LastErrorText();
         return Answer::kDecline;
     }
   }

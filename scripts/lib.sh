@@ -20,7 +20,7 @@ as_root() {
 install_missing() {
   local wanted=(build-essential cmake pkg-config openssl libssl-dev
                 libgtest-dev libgmock-dev libbenchmark-dev gnutls-bin
-                libcoap3-bin "$@")
+                libcoap3-bin softhsm2 libp11-kit-dev "$@")
   local missing=()
   for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

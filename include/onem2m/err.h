@@ -37,6 +37,9 @@ int ONEM2M_get_error_library(void);
 #define ONEM2M_R_INTERNAL_ERROR 117       /* allocation failure, exception */
 #define ONEM2M_R_NOT_AUTHENTICATED 118    /* no oneM2M handshake completed */
 #define ONEM2M_R_CONFIG 119               /* openssl.cnf onem2m_psk section */
+#define ONEM2M_R_PKCS11_URI 120           /* malformed or refused pkcs11: URI */
+#define ONEM2M_R_PKCS11_ERROR 121         /* a PKCS#11 call failed: CKR_ */
+#define ONEM2M_R_PKCS11_LOGIN 122         /* the token refused the PIN */
 
 #ifdef __cplusplus
 }

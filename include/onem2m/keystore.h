@@ -8,7 +8,11 @@
  *
  *  - a file (spec section 8): one "KeyID:RootKey[:attributes]" per line,
  *    mode 0600 or stricter; ONEM2M_KEYSTORE_reload re-reads it atomically;
- *  - memory: for programs that provision keys themselves.
+ *  - memory: for programs that provision keys themselves;
+ *  - a PKCS#11 token (RFC 7512 URI "pkcs11:token=...;object=..."): Root
+ *    Keys are secret key objects that never leave the token (sensitive,
+ *    non-extractable); every PSK is derived in the token with C_Sign, so
+ *    KDF version 0 (PSK = Root Key) is refused for them.
  *
  * A keystore is reference counted and safe to use from many threads at
  * once, including while it reloads.
@@ -27,10 +31,31 @@ extern "C" {
 typedef struct onem2m_keystore_st ONEM2M_KEYSTORE;
 
 /*
- * ONEM2M_KEYSTORE_load_file reads the keystore file |path|. It returns a new
- * keystore (free it with ONEM2M_KEYSTORE_free), or NULL with the reason on
- * the error queue: the file cannot be read, group or others may read or
- * write it, or a line is malformed (the error names the file and line).
+ * ONEM2M_KEYSTORE_open opens the keystore at |location|: a keystore file
+ * path, or a PKCS#11 URI (RFC 7512) such as
+ *   pkcs11:token=cse?module-path=/usr/lib/softhsm/libsofthsm2.so
+ *     &pin-source=/etc/onem2m/pin
+ * The URI's path attributes token, manufacturer, serial, model and slot-id
+ * select one token; object= (CKA_LABEL) or id= (CKA_ID, percent-encoded)
+ * select one key, and without them every secret key object is a Root Key
+ * whose label is its KeyID. The module is module-path=, else the
+ * environment variable ONEM2M_PKCS11_MODULE; the PIN is read from the file
+ * pin-source= (a path or file: URI), else pin-value=, else the environment
+ * variable ONEM2M_PKCS11_PIN. Prefer pin-source: a pin-value in a program's
+ * arguments is visible to every user. The PIN is never logged.
+ *
+ * Returns a new keystore (free it with ONEM2M_KEYSTORE_free), or NULL with
+ * the reason on the error queue: a file that cannot be read, is readable
+ * by group or others, or has a malformed line (the error names the file
+ * and line); a malformed URI (PKCS11_URI), a module or token that fails
+ * (PKCS11_ERROR, with the CKR_ name), a refused PIN (PKCS11_LOGIN: the
+ * login is tried once, never again, so that the token does not lock).
+ */
+ONEM2M_KEYSTORE* ONEM2M_KEYSTORE_open(const char* location);
+
+/*
+ * ONEM2M_KEYSTORE_load_file is ONEM2M_KEYSTORE_open: it reads the keystore
+ * file |path|, or opens the token of a pkcs11: URI.
  */
 ONEM2M_KEYSTORE* ONEM2M_KEYSTORE_load_file(const char* path);
 
@@ -56,9 +81,9 @@ int ONEM2M_KEYSTORE_add_key(ONEM2M_KEYSTORE* ks, const char* key_id,
 int ONEM2M_KEYSTORE_remove_key(ONEM2M_KEYSTORE* ks, const char* key_id);
 
 /*
- * ONEM2M_KEYSTORE_reload re-reads a file keystore. On any error it keeps
- * every key it had and returns 0; on success the new keys replace the old
- * ones at once for every later lookup.
+ * ONEM2M_KEYSTORE_reload re-reads a file keystore, or re-scans a token's
+ * key objects. On any error it keeps every key it had and returns 0; on
+ * success the new keys replace the old ones at once for every later lookup.
  */
 int ONEM2M_KEYSTORE_reload(ONEM2M_KEYSTORE* ks);
 

@@ -173,6 +173,28 @@ bool ReadRootKeyFile(const std::string& path, SecretBuffer* root_key) {
   return true;
 }
 
+ONEM2M_KEYSTORE* OpenKeystoreAt(const std::string& location) {
+  if (!IsPkcs11Uri(location)) {
+    ONEM2M_KEYSTORE* ks = ONEM2M_KEYSTORE_open(location.c_str());
+    if (ks == nullptr) {
+      FailWithErrors("cannot load keystore");
+    }
+    return ks;
+  }
+
+  // A token: no pin-value from a command line.
+  Pkcs11Options options;
+  options.allow_pin_value = false;
+  std::unique_ptr<Pkcs11Keystore> token = MakePkcs11Keystore(location, options);
+  if (token == nullptr) {
+    FailWithErrors("cannot open PKCS#11 keystore");
+    return nullptr;
+  }
+  auto handle = std::make_unique<onem2m_keystore_st>();
+  handle->impl = std::move(token);
+  return handle.release();
+}
+
 ONEM2M_KEYSTORE* OpenKeystore(const ParsedArgs& args,
                               const std::string& key_id) {
   bool has_file = args.Has("keystore");
@@ -182,12 +204,7 @@ ONEM2M_KEYSTORE* OpenKeystore(const ParsedArgs& args,
         Usage("give exactly one of --keystore FILE and --root-key-file FILE"));
   }
   if (has_file) {
-    ONEM2M_KEYSTORE* ks =
-        ONEM2M_KEYSTORE_load_file(args.Get("keystore").c_str());
-    if (ks == nullptr) {
-      FailWithErrors("cannot load keystore");
-    }
-    return ks;
+    return OpenKeystoreAt(args.Get("keystore"));
   }
   SecretBuffer root_key;
   if (!ReadRootKeyFile(args.Get("root-key-file"), &root_key)) {
@@ -256,6 +273,18 @@ bool DeriveOrExplain(ONEM2M_KEYSTORE* ks, EVP_KDF* kdf,
       Fail("the keystore has no KeyID " + key_id);
       return false;
     case DeriveStatus::kVersionNotAllowed:
+      if (dynamic_cast<Pkcs11Keystore*>(ks->impl.get()) != nullptr) {
+        std::string allowed =
+            FormatVersionSet(ks->impl->AllowedVersions(key_id).value_or(0));
+        Fail("KeyID " + key_id + " is a token key: version " +
+             std::to_string(v) + " is not available (" +
+             (v == 0 ? std::string("its PSK would be the Root Key, which "
+                                   "never leaves the token")
+                     : std::string("the token cannot compute its HMAC with "
+                                   "a Root Key this short")) +
+             "); the token allows version " + allowed);
+        return false;
+      }
       Fail("the keystore's versions= attribute for " + key_id +
            " does not allow version " + std::to_string(v));
       return false;

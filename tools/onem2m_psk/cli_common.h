@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "keystore.h"
+#include "keystore_pkcs11.h"
 #include "onem2m/keystore.h"
 #include "protocol.h"
 
@@ -74,7 +75,12 @@ std::string ErrorQueueText();
 // ParseVersion parses a single version 0..3.
 std::optional<Version> ParseVersion(const std::string& text);
 
-// OpenKeystore opens the keystore named by --keystore FILE, or builds a
+// OpenKeystoreAt opens a keystore file or a pkcs11: URI. A URI with
+// pin-value is refused (a command line is visible to every user through
+// ps). Prints the reason and returns nullptr on failure.
+ONEM2M_KEYSTORE* OpenKeystoreAt(const std::string& location);
+
+// OpenKeystore opens the keystore named by --keystore FILE|URI, or builds a
 // one-key memory keystore from --root-key-file FILE for |key_id|. Prints
 // the reason and returns nullptr on failure.
 ONEM2M_KEYSTORE* OpenKeystore(const ParsedArgs& args,

@@ -330,7 +330,7 @@ const Command& ConnectCommand() {
   static std::vector<OptionSpec> options = [] {
     std::vector<OptionSpec> o = {
         {"key-id", true, "our KeyID"},
-        {"keystore", true, "keystore file holding our Root Key"},
+        {"keystore", true, "keystore file or pkcs11: URI holding our Root Key"},
         {"root-key-file", true,
          "our Root Key, hex or base64:..., mode 0600 (- for stdin)"},
         {"version", true, "pin KDF version 0-3 (default: negotiate)"},
@@ -353,7 +353,7 @@ const Command& ConnectCommand() {
   }();
   static const Command cmd = {
       "connect",
-      "connect --key-id ID (--keystore FILE | --root-key-file FILE) "
+      "connect --key-id ID (--keystore FILE|URI | --root-key-file FILE) "
       "HOST:PORT [options]",
       "Handshakes with a TLS-PSK server as KeyID ID and prints the protocol,\n"
       "suite and KDF version, and the server's greeting if one arrives\n"

@@ -88,7 +88,7 @@ int RunDerive(const ParsedArgs& args) {
 const Command& DeriveCommand() {
   static const Command cmd = {
       "derive",
-      "derive (--keystore FILE | --root-key-file FILE) --key-id ID "
+      "derive (--keystore FILE|URI | --root-key-file FILE) --key-id ID "
       "--version N [--session-out FILE]",
       "Prints the PSK identity on the first line and the PSK in hex on the\n"
       "second, for peers that take a PSK directly:\n"
@@ -98,7 +98,7 @@ const Command& DeriveCommand() {
       "writes one (mode 0600) for -psk_session FILE with -psk_identity.\n"
       "Treat both outputs as secrets.",
       {
-          {"keystore", true, "keystore file (spec section 8)"},
+          {"keystore", true, "keystore file (spec section 8) or pkcs11: URI"},
           {"root-key-file", true,
            "one Root Key, hex or base64:..., mode 0600 (- for stdin)"},
           {"key-id", true, "the KeyID"},

@@ -241,7 +241,7 @@ int RunExport(const ParsedArgs& args) {
 const Command& ExportCommand() {
   static const Command cmd = {
       "export",
-      "export (--keystore FILE | --root-key-file FILE --key-id ID) "
+      "export (--keystore FILE|URI | --root-key-file FILE --key-id ID) "
       "--format gnutls|s_server [--key-id ID] [--version N] [--out FILE]",
       "Derives PSKs for TLS-PSK peers that do not run this library.\n"
       "--format gnutls writes GnuTLS passwd.psk lines, one per KeyID (all\n"
@@ -265,7 +265,7 @@ const Command& ExportCommand() {
       "file and symbolic links. Nothing is written if any KeyID fails.\n"
       "Treat the output as secret: it authenticates as those KeyIDs.",
       {
-          {"keystore", true, "keystore file (spec section 8)"},
+          {"keystore", true, "keystore file (spec section 8) or pkcs11: URI"},
           {"root-key-file", true,
            "a file holding one Root Key (- for stdin); needs --key-id"},
           {"key-id", true, "export this KeyID only (s_server: required)"},

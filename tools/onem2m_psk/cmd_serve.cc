@@ -264,7 +264,7 @@ int RunServe(const ParsedArgs& args) {
     return Usage("serve takes no positional argument (use --accept)");
   }
   if (!args.Has("keystore") || !args.Has("accept")) {
-    return Usage("serve needs --keystore FILE and --accept HOST:PORT");
+    return Usage("serve needs --keystore FILE|URI and --accept HOST:PORT");
   }
   std::string host;
   int port = 0;
@@ -307,9 +307,9 @@ int RunServe(const ParsedArgs& args) {
     return ctx == nullptr ? FailWithErrors("cannot create SSL_CTX")
                           : kExitFailure;
   }
-  ONEM2M_KEYSTORE* ks = ONEM2M_KEYSTORE_load_file(args.Get("keystore").c_str());
+  ONEM2M_KEYSTORE* ks = OpenKeystoreAt(args.Get("keystore"));
   if (ks == nullptr) {
-    return FailWithErrors("cannot load keystore");
+    return kExitFailure;
   }
   unsigned options =
       (args.Has("allow-psk-ke") ? ONEM2M_PSK_OPT_ALLOW_PSK_KE : 0) |
@@ -488,7 +488,7 @@ int RunServe(const ParsedArgs& args) {
 const Command& ServeCommand() {
   static std::vector<OptionSpec> options = [] {
     std::vector<OptionSpec> o = {
-        {"keystore", true, "keystore file (spec section 8)"},
+        {"keystore", true, "keystore file (spec section 8) or pkcs11: URI"},
         {"accept", true, "HOST:PORT to listen on (port 0: any free port)"},
         {"versions", true, "KDF versions allowed, e.g. 2,3 (default 1,2,3)"},
         {"allow-psk-ke", false, "also accept TLS 1.3 psk_ke (no DHE)"},
@@ -505,7 +505,7 @@ const Command& ServeCommand() {
   }();
   static const Command cmd = {
       "serve",
-      "serve --keystore FILE --accept HOST:PORT [options]",
+      "serve --keystore FILE|URI --accept HOST:PORT [options]",
       "Runs a TLS-PSK server (TLS 1.2 and 1.3 unless told otherwise) that\n"
       "authenticates oneM2M clients with the keystore's Root Keys. Each\n"
       "authenticated client gets one line naming its KeyID and version.\n"

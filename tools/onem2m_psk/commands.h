@@ -13,6 +13,7 @@ const Command& CheckCommand();
 const Command& ServeCommand();
 const Command& ConnectCommand();
 const Command& ExportCommand();
+const Command& ImportCommand();
 
 }  // namespace onem2m::cli
 

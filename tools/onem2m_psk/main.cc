@@ -16,8 +16,8 @@ namespace onem2m::cli {
 namespace {
 
 const Command* const kCommands[] = {
-    &GenkeyCommand(), &DeriveCommand(),  &CheckCommand(),
-    &ServeCommand(),  &ConnectCommand(), &ExportCommand(),
+    &GenkeyCommand(),  &DeriveCommand(), &CheckCommand(),  &ServeCommand(),
+    &ConnectCommand(), &ExportCommand(), &ImportCommand(),
 };
 
 void PrintOverview() {

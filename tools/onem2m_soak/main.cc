@@ -465,7 +465,7 @@ int Run(const Options& o) {
     setrlimit(RLIMIT_NOFILE, &nofile);
   }
 
-  ONEM2M_KEYSTORE* ks = ONEM2M_KEYSTORE_load_file(o.keystore.c_str());
+  ONEM2M_KEYSTORE* ks = ONEM2M_KEYSTORE_open(o.keystore.c_str());
   if (ks == nullptr) {
     std::fprintf(stderr, "onem2m-soak: cannot load keystore %s\n",
                  o.keystore.c_str());
