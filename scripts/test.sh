@@ -109,9 +109,10 @@ build_tsan() {
     -DCMAKE_CXX_FLAGS="$SANITIZER_CXX_FLAGS" >/dev/null
   # Only the test binaries that hold the selected tests, and what they
   # run (the module, the CLI, the examples).
-  echo "building concurrency_test keystore_test provider_test in $dir"
-  cmake --build "$dir" -j"$(nproc)" \
-    --target concurrency_test keystore_test provider_test
+  local targets=(concurrency_test keystore_test provider_test
+                 own_key_cache_test pkcs11_test)
+  echo "building ${targets[*]} in $dir"
+  cmake --build "$dir" -j"$(nproc)" --target "${targets[@]}"
 }
 
 build_fuzz() {
