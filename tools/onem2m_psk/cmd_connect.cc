@@ -139,7 +139,17 @@ int RunConnect(const ParsedArgs& args) {
               ONEM2M_PSK_session_resumed(ssl.get()) ? "yes" : "no");
   std::fflush(stdout);
 
-  // A greeting, if the server sends one soon (stock s_server does not).
+  // A line of our own, for servers that only answer (an echo server).
+  if (args.Has("send")) {
+    std::string line = args.Get("send") + "\n";
+    if (SSL_write(ssl.get(), line.data(), static_cast<int>(line.size())) <= 0) {
+      close(fd);
+      return FailWithErrors("cannot send to " + args.positional[0]);
+    }
+  }
+
+  // A greeting, or the answer to --send, if the server sends one soon
+  // (stock s_server does not).
   SetIoTimeout(fd, 1000);
   char buf[512];
   int n = SSL_read(ssl.get(), buf, sizeof(buf) - 1);
@@ -184,6 +194,7 @@ const Command& ConnectCommand() {
         {"timeout", true, "seconds to wait for the server (default 5)"},
         {"sess-out", true, "save the session to FILE (mode 0600)"},
         {"sess-in", true, "offer the session in FILE for resumption"},
+        {"send", true, "write TEXT and a newline after the handshake"},
     };
     for (auto& p : ProtocolOptionSpecs()) {
       o.push_back(p);
@@ -200,6 +211,8 @@ const Command& ConnectCommand() {
       "server's hint and it both allow; in TLS 1.3 it offers its highest\n"
       "(or pinned) version. --sess-out saves the session and --sess-in\n"
       "offers it again; 'resumed:' says whether the server resumed it.\n"
+      "--send TEXT writes a line first, for servers that only answer\n"
+      "(gnutls-serv --echo): 'server says:' then shows the answer.\n"
       "HOST may be a name, an IPv4 address or [IPv6].\n\n"
       "Output, one field a line: 'connected to', 'protocol:', 'suite:',\n"
       "'key_id:', 'kdf_version:', 'resumed:', 'server says:'.\n"
