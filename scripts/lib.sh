@@ -16,7 +16,8 @@ as_root() {
 }
 
 # install_missing installs the Debian packages the build and tests need,
-# only those that are not installed yet.
+# only those that are not installed yet. gnutls-bin and libcoap3-bin are the
+# peers of the interop tests (docs/interop.md).
 install_missing() {
   local wanted=(build-essential cmake pkg-config openssl libssl-dev
                 libgtest-dev libgmock-dev libbenchmark-dev gnutls-bin

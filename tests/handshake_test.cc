@@ -11,6 +11,7 @@
 
 #include <cctype>
 
+#include "interop_cells.h"
 #include "onem2m/psk.h"
 #include "test_support.h"
 #include "tls_harness.h"
@@ -76,6 +77,33 @@ Derived DeriveWithCli(const ScopedTempDir& dir, unsigned version,
 
 class HandshakeMatrixTest : public ::testing::TestWithParam<MatrixCase> {};
 
+// StockOpensslCell starts the cell of docs/interop.md that a stock openssl
+// case records (interop_cells.h).
+InteropCell StockOpensslCell(const MatrixCase& c,
+                             const std::string& direction) {
+  InteropCell cell;
+  cell.peer = "OpenSSL";
+  CommandResult version = RunCommand({OpensslBin(), "version"});
+  cell.peer_version = version.out.substr(0, version.out.find('\n'));
+  cell.protocol = c.protocol == TlsProtocol::kTls12 ? "TLS 1.2" : "TLS 1.3";
+  cell.direction = direction;
+  cell.version = c.version;
+  cell.result = kCellPass;
+  return cell;
+}
+
+// The placeholders of the page for what derive gave.
+std::map<std::string, std::string> Placeholders(const Derived& d, int port) {
+  std::map<std::string, std::string> p = {
+      {d.identity, "IDENTITY"},
+      {d.psk_hex, "PSK_HEX"},
+      {"127.0.0.1:" + std::to_string(port), "127.0.0.1:PORT"}};
+  if (!d.session_file.empty()) {
+    p[d.session_file] = "SESSION_PEM";
+  }
+  return p;
+}
+
 TEST_P(HandshakeMatrixTest, OurClientAuthenticatesToOurServer) {
   const MatrixCase c = GetParam();
   KeystorePtr ks(MemoryKeystore(kKeyId, kRootHex));
@@ -127,6 +155,12 @@ TEST_P(HandshakeMatrixTest, OurClientAuthenticatesToStockOpensslServer) {
   } else {
     argv.insert(argv.end(), {"-psk", d.psk_hex});
   }
+  InteropCellRecorder recorder(
+      StockOpensslCell(c, "our client (library) → openssl s_server"));
+  recorder.cell().peer_command = CommandTemplate(argv, Placeholders(d, port));
+  recorder.cell().our_command =
+      "RunOurClient() of tests/tls_harness.cc: ONEM2M_PSK_attach_client(), "
+      "version pinned";
   BackgroundProcess s_server(argv);
   ASSERT_TRUE(s_server.WaitForOutput("ACCEPT")) << s_server.Output();
 
@@ -135,11 +169,16 @@ TEST_P(HandshakeMatrixTest, OurClientAuthenticatesToStockOpensslServer) {
   client.protocol = c.protocol;
   client.versions = ONEM2M_VERSIONS_ALL;
   client.pinned_version = static_cast<int>(c.version);
+  // s_server prints what it receives: application data crossed.
+  client.send =
+      "interop line for KDF version " + std::to_string(c.version) + "\n";
   HandshakeResult cr = RunOurClient(port, ks.get(), kKeyId, client);
   ASSERT_TRUE(cr.ok) << cr.failure << " " << cr.openssl_error << "\n"
                      << s_server.Output();
   EXPECT_EQ(cr.protocol, ProtocolName(c.protocol));
   EXPECT_EQ(cr.version, static_cast<int>(c.version));
+  EXPECT_TRUE(s_server.WaitForOutput(client.send)) << s_server.Output();
+  recorder.cell().suite = cr.cipher;
 }
 
 TEST_P(HandshakeMatrixTest, StockOpensslClientAuthenticatesToOurServer) {
@@ -165,13 +204,22 @@ TEST_P(HandshakeMatrixTest, StockOpensslClientAuthenticatesToOurServer) {
   } else {
     argv.insert(argv.end(), {"-psk", d.psk_hex});
   }
+  InteropCellRecorder recorder(
+      StockOpensslCell(c, "openssl s_client → our server (library)"));
+  recorder.cell().peer_command =
+      CommandTemplate(argv, Placeholders(d, server.port()));
+  recorder.cell().our_command =
+      "OurServer of tests/tls_harness.cc: ONEM2M_PSK_attach_server(), KDF "
+      "versions 0-3";
   CommandResult r = RunCommand(argv);
   HandshakeResult sr = server.WaitForResult(0);
   ASSERT_TRUE(sr.ok) << sr.failure << "\n" << r.out << r.err;
   EXPECT_EQ(sr.key_id, kKeyId);
   EXPECT_EQ(sr.version, static_cast<int>(c.version));
+  // Our server's greeting reached s_client: application data crossed.
   EXPECT_NE(r.out.find("hello " + std::string(kKeyId)), std::string::npos)
       << r.out;
+  recorder.cell().suite = sr.cipher;
 }
 
 INSTANTIATE_TEST_SUITE_P(Matrix, HandshakeMatrixTest,

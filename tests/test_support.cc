@@ -417,6 +417,24 @@ int FreeLoopbackPort() {
   return ntohs(addr.sin_port);
 }
 
+std::string FindProgram(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string::npos) {
+      end = dirs.size();
+    }
+    std::string candidate = dirs.substr(start, end - start) + "/" + name;
+    if (end > start && access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+    start = end + 1;
+  }
+  return "";
+}
+
 std::string SourceDir() { return ONEM2M_SOURCE_DIR; }
 std::string ModulesDir() { return ONEM2M_MODULES_DIR; }
 std::string OpensslBin() { return ONEM2M_OPENSSL_BIN; }

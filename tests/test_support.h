@@ -108,6 +108,9 @@ class BackgroundProcess {
 // ago (bound with port 0, then closed).
 int FreeLoopbackPort();
 
+// FindProgram returns the full path of |name| on PATH, or "".
+std::string FindProgram(const std::string& name);
+
 // Paths of what the build made, and the real openssl binary.
 std::string SourceDir();
 std::string ModulesDir();

@@ -297,6 +297,10 @@ HandshakeResult RunOurClient(int port, ONEM2M_KEYSTORE* ks,
   }
   bool ok = SSL_connect(ssl) == 1;
   FillOutcome(ssl, ok, &r);
+  if (ok && !options.send.empty()) {
+    ok = SSL_write(ssl, options.send.data(),
+                   static_cast<int>(options.send.size())) > 0;
+  }
   if (ok) {
     r.greeting = ReadGreeting(ssl);  // TLS 1.3 tickets arrive before it
     r.session.reset(SSL_get1_session(ssl), SSL_SESSION_free);

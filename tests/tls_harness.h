@@ -94,6 +94,9 @@ struct ClientOptions {
   std::string ciphersuites;
   std::string groups;
   SSL_SESSION* resume = nullptr;  // offered for resumption when set
+  // Written after the handshake, before the greeting is read: for servers
+  // that only answer (openssl s_server -rev).
+  std::string send;
 };
 
 // RunOurClient handshakes as |key_id| with the library attached and reads

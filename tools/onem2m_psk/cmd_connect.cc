@@ -281,8 +281,18 @@ int RunConnect(const ParsedArgs& args) {
               ONEM2M_PSK_session_resumed(ssl.get()) ? "yes" : "no");
   std::fflush(stdout);
 
-  // A greeting, if the server sends one soon (stock s_server does not).
-  // Over DTLS, our server waits half a second for a CoAP request first.
+  // A line of our own, for servers that only answer (an echo server).
+  if (args.Has("send")) {
+    std::string line = args.Get("send") + "\n";
+    if (SSL_write(ssl.get(), line.data(), static_cast<int>(line.size())) <= 0) {
+      close(fd);
+      return FailWithErrors("cannot send to " + args.positional[0]);
+    }
+  }
+
+  // A greeting, or the answer to --send, if the server sends one soon
+  // (stock s_server does not). Over DTLS, our server waits half a second
+  // for a CoAP request first.
   int status = kExitOk;
   if (args.Has("coap-get")) {
     status =
@@ -345,6 +355,7 @@ const Command& ConnectCommand() {
          "with --dtls: send a CoAP GET for PATH and print the response"},
         {"sess-out", true, "save the session to FILE (mode 0600)"},
         {"sess-in", true, "offer the session in FILE for resumption"},
+        {"send", true, "write TEXT and a newline after the handshake"},
     };
     for (auto& p : ProtocolOptionSpecs()) {
       o.push_back(p);
@@ -361,6 +372,8 @@ const Command& ConnectCommand() {
       "server's hint and it both allow; in TLS 1.3 it offers its highest\n"
       "(or pinned) version. --sess-out saves the session and --sess-in\n"
       "offers it again; 'resumed:' says whether the server resumed it.\n"
+      "--send TEXT writes a line first, for servers that only answer\n"
+      "(gnutls-serv --echo): 'server says:' then shows the answer.\n"
       "HOST may be a name, an IPv4 address or [IPv6].\n\n"
       "--dtls handshakes in DTLS 1.2 over UDP, retransmitting on OpenSSL's\n"
       "doubling timer (1 s, 2 s, ...) until --timeout seconds (default 5)\n"
