@@ -1,9 +1,10 @@
 // DTLS 1.2 (issue #5): our serve --dtls and connect --dtls with each other
 // and with stock openssl s_client / s_server, over real UDP on 127.0.0.1,
-// for KDF versions 0 to 3; a wrong key and an unknown KeyID; the cookie
-// exchange before any key work; CoAP over DTLS (our client and libcoap's
-// coap-client); the TS-0003 profile and SNI; and the library on a DTLS
-// SSL_CTX in-process.
+// for KDF versions 0 to 3 (the stock openssl cases record their cells of
+// docs/interop.md); a wrong key and an unknown KeyID; the cookie exchange
+// before any key work; CoAP over DTLS with our client; the TS-0003 profile
+// and SNI; and the library on a DTLS SSL_CTX in-process. libcoap's
+// coap-client and the GnuTLS tools over DTLS are in tests/interop_test.cc.
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -19,6 +20,7 @@
 #include <regex>
 #include <thread>
 
+#include "interop_cells.h"
 #include "keystore.h"
 #include "onem2m/err.h"
 #include "onem2m/psk.h"
@@ -33,9 +35,6 @@ const char kRootHex[] =
     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const char kWrongRootHex[] =
     "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-// libcoap's coap-client takes the PSK as a string (-k): a Root Key of
-// printable octets, used as the PSK by version 0.
-const char kPrintableRoot[] = "oneM2M-root-key-printable-0123";
 
 using Clock = std::chrono::steady_clock;
 
@@ -76,6 +75,7 @@ class DtlsCliFixture {
     std::vector<std::string> argv = {CliBin(), "serve",    "--keystore",
                                      keys_,    "--accept", "127.0.0.1:0"};
     argv.insert(argv.end(), extra.begin(), extra.end());
+    serve_argv_ = argv;
     auto server = std::make_unique<BackgroundProcess>(argv);
     EXPECT_TRUE(server->WaitForOutput("listening on")) << server->Output();
     std::smatch m;
@@ -102,6 +102,7 @@ class DtlsCliFixture {
   std::string wrong_;
   std::string stranger_;
   std::string port_;
+  std::vector<std::string> serve_argv_;  // of the last Serve()
 };
 
 // The PSK of (kKeyId, v) from `onem2m-psk derive`: identity, hex.
@@ -179,41 +180,103 @@ INSTANTIATE_TEST_SUITE_P(VersionsAndSuites, DtlsOurPairTest,
 // ---------------------------------------------------------------------
 // Stock openssl, both ways.
 
+// These cases are the OpenSSL DTLS 1.2 cells of docs/interop.md
+// (interop_cells.h): each records its cell when it ends.
 class DtlsStockOpensslTest : public DtlsCliFixture,
-                             public ::testing::TestWithParam<unsigned> {};
+                             public ::testing::TestWithParam<unsigned> {
+ protected:
+  InteropCell NewCell(const std::string& direction) const {
+    InteropCell cell;
+    cell.peer = "OpenSSL";
+    CommandResult version = RunCommand({OpensslBin(), "version"});
+    cell.peer_version = version.out.substr(0, version.out.find('\n'));
+    cell.protocol = "DTLS 1.2";
+    cell.direction = direction;
+    cell.version = GetParam();
+    cell.result = kCellPass;
+    return cell;
+  }
+};
 
 TEST_P(DtlsStockOpensslTest, StockOpensslClientAuthenticatesToOurDtlsServer) {
   unsigned version = GetParam();
+  InteropCellRecorder recorder(NewCell("openssl s_client → onem2m-psk serve"));
   auto [identity, psk_hex] = DeriveWithCli(keys_, version);
   auto server = Serve({"--dtls", "--versions", "0,1,2,3"});
-  CommandResult r = RunCommand(
-      {OpensslBin(), "s_client", "-dtls1_2", "-connect", "127.0.0.1:" + port_,
-       "-psk_identity", identity, "-psk", psk_hex, "-ign_eof"});
-  EXPECT_NE(r.out.find(Greeting(version, "ECDHE-PSK-CHACHA20-POLY1305")),
-            std::string::npos)
+  recorder.cell().our_command =
+      CommandTemplate(serve_argv_, {{keys_, "KEYSTORE"}});
+  std::vector<std::string> argv = {
+      OpensslBin(),    "s_client", "-dtls1_2", "-connect", "127.0.0.1:" + port_,
+      "-psk_identity", identity,   "-psk",     psk_hex,    "-ign_eof"};
+  recorder.cell().peer_command =
+      CommandTemplate(argv, {{"127.0.0.1:" + port_, "127.0.0.1:PORT"},
+                             {identity, "IDENTITY"},
+                             {psk_hex, "PSK_HEX"}});
+  CommandResult r = RunCommand(argv);
+  // Our server's greeting reached s_client: application data crossed.
+  const char suite[] = "ECDHE-PSK-CHACHA20-POLY1305";
+  EXPECT_NE(r.out.find(Greeting(version, suite) + "\n"), std::string::npos)
       << r.out << r.err;
-  EXPECT_TRUE(server->WaitForOutput(std::string("key_id=") + kKeyId +
-                                    " version=" + std::to_string(version) +
-                                    " protocol=DTLSv1.2"))
+  EXPECT_TRUE(server->WaitForOutput(
+      std::string("key_id=") + kKeyId + " version=" + std::to_string(version) +
+      " protocol=DTLSv1.2 suite=" + suite + " outcome=ok"))
       << server->Output();
+  recorder.cell().suite = suite;
 }
 
 TEST_P(DtlsStockOpensslTest, OurDtlsClientAuthenticatesToStockOpensslServer) {
   unsigned version = GetParam();
+  InteropCellRecorder recorder(
+      NewCell("onem2m-psk connect → openssl s_server"));
   auto [identity, psk_hex] = DeriveWithCli(keys_, version);
   port_ = std::to_string(FreeUdpPort());
   // The hint of spec section 7, so that our client picks this version.
-  BackgroundProcess s_server(
-      {OpensslBin(), "s_server", "-dtls1_2", "-accept", "127.0.0.1:" + port_,
-       "-nocert", "-psk_identity", identity, "-psk", psk_hex, "-psk_hint",
-       "onem2m-versions=" + std::to_string(version), "-naccept", "1"});
+  std::vector<std::string> argv = {OpensslBin(),
+                                   "s_server",
+                                   "-dtls1_2",
+                                   "-accept",
+                                   "127.0.0.1:" + port_,
+                                   "-nocert",
+                                   "-psk_identity",
+                                   identity,
+                                   "-psk",
+                                   psk_hex,
+                                   "-psk_hint",
+                                   "onem2m-versions=" + std::to_string(version),
+                                   "-naccept",
+                                   "1"};
+  recorder.cell().peer_command = CommandTemplate(
+      argv,
+      {{"127.0.0.1:" + port_, "127.0.0.1:PORT"},
+       {identity, "IDENTITY"},
+       {psk_hex, "PSK_HEX"},
+       {"onem2m-versions=" + std::to_string(version), "onem2m-versions=N"}});
+  BackgroundProcess s_server(argv);
   ASSERT_TRUE(s_server.WaitForOutput("ACCEPT")) << s_server.Output();
-  CommandResult r = Connect({"--dtls", "--versions", "0,1,2,3"});
+  // s_server prints what it receives: application data crossed.
+  std::string line = "interop DTLSv1.2 KDF version " + std::to_string(version);
+  std::vector<std::string> args = {"--dtls", "--versions", "0,1,2,3", "--send",
+                                   line};
+  std::vector<std::string> ours = {CliBin(), "connect",    "--key-id",
+                                   kKeyId,   "--keystore", keys_};
+  ours.insert(ours.end(), args.begin(), args.end());
+  ours.push_back("127.0.0.1:" + port_);  // as Connect() runs it
+  recorder.cell().our_command =
+      CommandTemplate(ours, {{keys_, "KEYSTORE"},
+                             {line, "TEXT"},
+                             {"127.0.0.1:" + port_, "127.0.0.1:PORT"}});
+  CommandResult r = Connect(args);
   ASSERT_EQ(r.exit_code, 0) << r.err << s_server.Output();
   EXPECT_NE(r.out.find("protocol:     DTLSv1.2\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("kdf_version:  " + std::to_string(version) + "\n"),
             std::string::npos)
       << r.out;
+  EXPECT_TRUE(s_server.WaitForOutput(line + "\n")) << s_server.Output();
+  std::smatch suite;
+  ASSERT_TRUE(
+      std::regex_search(r.out, suite, std::regex("suite:        (\\S+)\n")))
+      << r.out;
+  recorder.cell().suite = suite[1].str();
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, DtlsStockOpensslTest,
@@ -302,40 +365,6 @@ TEST_F(DtlsCoapTest, CoapGetGetsA205ContentWithTheSameMessageIdAndToken) {
                        Greeting(3, "ECDHE-PSK-CHACHA20-POLY1305") + "\n"),
             std::string::npos)
       << r.out;
-}
-
-// libcoap 4.3.1's coap-client over OpenSSL, version 0: the PSK is the
-// Root Key itself and the identity the bare KeyID (spec section 3).
-TEST(DtlsLibcoapTest, CoapClientOpensslGetsTheGreetingWithVersion0) {
-  const std::string coap_client = "/usr/bin/coap-client-openssl";
-  ASSERT_EQ(access(coap_client.c_str(), X_OK), 0)
-      << "libcoap3-bin is missing (scripts/lib.sh installs it)";
-  ScopedTempDir dir;
-  std::string hex =
-      ToHex(reinterpret_cast<const unsigned char*>(kPrintableRoot),
-            sizeof(kPrintableRoot) - 1);
-  std::string keys =
-      dir.WriteFile("keys", std::string(kKeyId) + ":" + hex + "\n");
-  BackgroundProcess server({CliBin(), "serve", "--dtls", "--keystore", keys,
-                            "--accept", "127.0.0.1:0", "--versions", "0"});
-  ASSERT_TRUE(server.WaitForOutput("listening on")) << server.Output();
-  std::smatch m;
-  std::string out = server.Output();
-  ASSERT_TRUE(
-      std::regex_search(out, m, std::regex("listening on 127.0.0.1:(\\d+)")));
-
-  CommandResult r =
-      RunCommand({coap_client, "-m", "get", "-u", kKeyId, "-k", kPrintableRoot,
-                  "coaps://127.0.0.1:" + m[1].str() + "/"});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("hello " + std::string(kKeyId) +
-                       ": authenticated with oneM2M KDF version 0 over "
-                       "DTLSv1.2"),
-            std::string::npos)
-      << r.out << r.err;
-  EXPECT_TRUE(server.WaitForOutput(std::string("key_id=") + kKeyId +
-                                   " version=0 protocol=DTLSv1.2"))
-      << server.Output();
 }
 
 // ---------------------------------------------------------------------

@@ -61,13 +61,14 @@ std::string Render(const std::vector<InteropCell>& cells) {
        << kUpdateCommand << " -->\n\n"
        << "Each cell is one real handshake over loopback between this "
           "project and an\nunmodified peer, run by `ctest` (tests/"
-          "interop_test.cc and the stock openssl\ncases of "
-          "tests/handshake_test.cc). **pass** means that application data\n"
-          "crossed and that the protocol negotiated is the row's; the cell "
-          "shows the suite\nnegotiated (OpenSSL's name). **FAIL** is a "
-          "handshake that should work and did\nnot. **not possible** is a "
-          "handshake that the peer cannot do: the test asserts\nthe exact "
-          "way in which it fails, and the note under the table says why.\n"
+          "interop_test.cc, and the stock openssl\ncases of "
+          "tests/handshake_test.cc and tests/dtls_test.cc). **pass** means "
+          "that\napplication data crossed and that the protocol negotiated "
+          "is the row's; the\ncell shows the suite negotiated (OpenSSL's "
+          "name), and its note, if any, what it\ntook. **FAIL** is a "
+          "handshake that should work and did not. **not possible**\nis a "
+          "handshake that the peer cannot do: the test asserts the exact way "
+          "in which\nit fails, and the note under the table says why.\n"
           "\nThe test InteropTable.IsCurrent fails when this page differs "
           "from what the\nlast run recorded; to rewrite it from a run:\n\n"
        << "    " << kUpdateCommand << "\n\n";
@@ -143,9 +144,11 @@ std::string Render(const std::vector<InteropCell>& cells) {
   // entry per set of versions.
   page << "\n## Commands\n\nSecrets, ports and temporary files are "
           "placeholders: IDENTITY and PSK_HEX\nare the two lines of "
-          "`onem2m-psk derive --key-id ID --version N`; PASSWD_PSK\nis "
-          "written by `onem2m-psk export --format gnutls --version N --out "
-          "FILE`;\nN is the KDF version of the column.\n";
+          "`onem2m-psk derive --key-id ID --version N`; PSK_OCTETS\nis "
+          "the PSK itself, the octets of PSK_HEX as one argument (with "
+          "version 0, the\nRoot Key); PASSWD_PSK is written by `onem2m-psk "
+          "export --format gnutls\n--version N --out FILE`; N is the KDF "
+          "version of the column.\n";
   for (const auto& [key, row] : rows) {
     const auto& [peer, protocol, direction] = key;
     page << "\n### " << peer << ", " << protocol << ": " << direction << "\n";
