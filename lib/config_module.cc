@@ -40,7 +40,7 @@ namespace {
 
 constexpr char kModuleName[] = "onem2m_psk";
 constexpr char kSettingNames[] =
-    "role, keystore, key_id, versions, pin_version, options";
+    "role, keystore, key_id, versions, pin_version, options, profile";
 
 using KeystoreRef =
     std::unique_ptr<ONEM2M_KEYSTORE, void (*)(ONEM2M_KEYSTORE*)>;
@@ -53,6 +53,7 @@ struct PskConfig {
   VersionSet versions = 0;  // 0: the library's default
   int pinned_version = -1;  // client only
   unsigned options = 0;     // ONEM2M_PSK_OPT_*, server only
+  std::string profile;      // ONEM2M_PSK_CTX_set_profile's name, or ""
 };
 
 // Registry is what the last load of the module left: the configurations
@@ -119,7 +120,8 @@ std::optional<std::string> ParseConfig(const CONF* cnf,
   }
 
   // Every line first: an unknown or malformed one fails the whole load.
-  std::optional<std::string> role, keystore, key_id, versions, pin, options;
+  std::optional<std::string> role, keystore, key_id, versions, pin, options,
+      profile;
   for (int i = 0; i < sk_CONF_VALUE_num(settings); i++) {
     const CONF_VALUE* v = sk_CONF_VALUE_value(settings, i);
     std::string name = v->name;
@@ -131,6 +133,7 @@ std::optional<std::string> ParseConfig(const CONF* cnf,
                                        : name == "versions"    ? &versions
                                        : name == "pin_version" ? &pin
                                        : name == "options"     ? &options
+                                       : name == "profile"     ? &profile
                                                                : nullptr;
     if (slot == nullptr) {
       return RaiseConfig(where + "unknown setting \"" + name +
@@ -206,6 +209,15 @@ std::optional<std::string> ParseConfig(const CONF* cnf,
                            "allow_psk_ke, comma separated)");
       }
     }
+  }
+
+  if (profile) {
+    if (*profile != "onem2m") {
+      return RaiseConfig(at + "profile = " + *profile +
+                         ": unknown profile (the one profile is onem2m, "
+                         "TS-0003 clause 10.2)");
+    }
+    out->profile = *profile;
   }
 
   // The keystore, loaded now so that a bad file fails the configuration
@@ -328,8 +340,14 @@ bool AttachFromConfig(SSL_CTX* ctx, const char* name) {
     return false;
   }
 
-  // Attach in the configured role, then apply the policy on top of the
-  // library's defaults: versions before the pin, which must be among them.
+  // The profile first (it replaces suites and protocols, and must come
+  // before the attach), then attach in the configured role, then the
+  // policy on top of the library's defaults: versions before the pin,
+  // which must be among them.
+  if (!config->profile.empty() &&
+      !ONEM2M_PSK_CTX_set_profile(ctx, config->profile.c_str())) {
+    return false;
+  }
   ONEM2M_KEYSTORE* ks = config->keystore.get();
   bool attached = config->server ? ONEM2M_PSK_attach_server(ctx, ks)
                                  : ONEM2M_PSK_attach_client(

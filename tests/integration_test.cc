@@ -834,6 +834,34 @@ TEST(ConfigTest, EverySettingReachesTheAttachedContext) {
             std::string::npos);
 }
 
+// profile = onem2m in the file gives what ONEM2M_PSK_CTX_set_profile
+// gives: TLS 1.2 only, with TS-0003 clause 10.2's one suite.
+TEST(ConfigTest, ProfileOnem2mRestrictsTheContextToTheMandatorySuite) {
+  KnownAnswer ka = FindVector(kDevice, 32, 1);
+  ScopedTempDir dir;
+  std::string keys =
+      dir.WriteFile("keys", ka.key_id + ":" + ka.root_key_hex + "\n");
+  ASSERT_EQ(LoadConfig(dir, OneConfig("role = server\nkeystore = " + keys +
+                                      "\nprofile = onem2m\n")),
+            "");
+  SslCtxOwner server = NewCtx(true);
+  ASSERT_EQ(ONEM2M_PSK_attach_from_config(server.get(), "cse"), 1)
+      << DrainErrors();
+  EXPECT_EQ(SSL_CTX_get_max_proto_version(server.get()), TLS1_2_VERSION);
+  // The TLS 1.2 suites (the list also names TLS 1.3's, which the
+  // protocol range leaves unused).
+  std::vector<std::string> tls12;
+  STACK_OF(SSL_CIPHER)* suites = SSL_CTX_get_ciphers(server.get());
+  for (int i = 0; i < sk_SSL_CIPHER_num(suites); i++) {
+    const SSL_CIPHER* c = sk_SSL_CIPHER_value(suites, i);
+    if ((SSL_CIPHER_get_protocol_id(c) >> 8) != 0x13) {  // RFC 8446 B.4
+      tls12.push_back(SSL_CIPHER_get_name(c));
+    }
+  }
+  EXPECT_EQ(tls12, std::vector<std::string>{"PSK-AES128-CBC-SHA256"});
+  CONF_modules_finish();
+}
+
 // Mistakes in the file: each fails the load with a message that names the
 // section and quotes the line, and attaching afterwards repeats it.
 struct ConfigMistake {
@@ -878,7 +906,7 @@ INSTANTIATE_TEST_SUITE_P(
         ConfigMistake{"UnknownSetting", "colour = blue\n",
                       "[cse_sect] colour = blue: unknown setting \"colour\" "
                       "(the settings are role, keystore, key_id, versions, "
-                      "pin_version, options)"},
+                      "pin_version, options, profile)"},
         ConfigMistake{"MisspeltSetting", "version = 2\n",
                       "[cse_sect] version = 2: unknown setting \"version\""},
         ConfigMistake{"NoRole", "keystore = KEYS\n",
@@ -898,6 +926,9 @@ INSTANTIATE_TEST_SUITE_P(
         ConfigMistake{"BadVersions", "versions = 1,4\n",
                       "[cse_sect] versions = 1,4: expected KDF versions 0 to "
                       "3, comma separated"},
+        ConfigMistake{"UnknownProfile", "profile = fips\n",
+                      "[cse_sect] profile = fips: unknown profile (the one "
+                      "profile is onem2m, TS-0003 clause 10.2)"},
         ConfigMistake{"UnknownOption", "options = reveal_unknown,fast\n",
                       "[cse_sect] options = reveal_unknown,fast: unknown "
                       "option \"fast\""},
