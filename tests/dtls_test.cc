@@ -290,6 +290,38 @@ INSTANTIATE_TEST_SUITE_P(Versions, DtlsStockOpensslTest,
 
 class DtlsRefusalTest : public DtlsCliFixture, public ::testing::Test {};
 
+// A UDP port is shared with the per-client sockets (SO_REUSEPORT), but
+// never with another server: a second serve on a taken port fails as a
+// TCP one does, and so does one on a port that a plain socket holds.
+TEST_F(DtlsRefusalTest, ASecondServerOnTheSamePortFailsInsteadOfSharingIt) {
+  auto first = Serve({"--dtls"});
+  CommandResult second = Cli({"serve", "--dtls", "--keystore", keys_,
+                              "--accept", "127.0.0.1:" + port_});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_NE(second.err.find("cannot bind UDP 127.0.0.1:" + port_ +
+                            ": Address already in use"),
+            std::string::npos)
+      << second.err;
+  // The first server still has its clients.
+  CommandResult good = Connect({"--dtls"});
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+
+  int held = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(held, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(held, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::string held_port = std::to_string(ntohs(addr.sin_port));
+  CommandResult third = Cli({"serve", "--dtls", "--keystore", keys_, "--accept",
+                             "127.0.0.1:" + held_port});
+  close(held);
+  EXPECT_EQ(third.exit_code, 1);
+  EXPECT_NE(third.err.find("Address already in use"), std::string::npos)
+      << third.err;
+}
+
 TEST_F(DtlsRefusalTest, WrongKeyEndsWithinTheTimeoutAndTheServerKeepsServing) {
   auto server = Serve({"--dtls", "--handshake-timeout", "2"});
   CommandResult bad = Connect({"--dtls", "--timeout", "2"}, wrong_);

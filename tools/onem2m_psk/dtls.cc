@@ -91,30 +91,93 @@ constexpr unsigned kContentFormat = 12;
 
 }  // namespace
 
+namespace {
+
+// PortOf returns the port of |fd|'s local address.
+int PortOf(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  return addr.ss_family == AF_INET6
+             ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+             : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+}
+
+// BindReusePort binds a new socket to |ai| with SO_REUSEPORT set first:
+// Linux lets only sockets of the same user share such a port.
+int BindReusePort(const addrinfo* ai) {
+  int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int one = 1;
+  if (fd < 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+      bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+    int saved = errno;
+    if (fd >= 0) {
+      close(fd);
+    }
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
+// ClaimFreshPort binds a socket without any reuse option to |ai| (port 0:
+// a port the kernel picks) and returns the port, or -1 with errno set: a
+// port that another socket holds, even one with SO_REUSEPORT, is refused
+// here, so the server never shares a port it did not open first.
+int ClaimFreshPort(const addrinfo* ai) {
+  int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+    int saved = errno;
+    if (fd >= 0) {
+      close(fd);
+    }
+    errno = saved;
+    return -1;
+  }
+  int port = PortOf(fd);
+  close(fd);
+  return port;
+}
+
+void SetPort(addrinfo* ai, int port) {
+  if (ai->ai_family == AF_INET6) {
+    reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_port = htons(port);
+  } else {
+    reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_port = htons(port);
+  }
+}
+
+}  // namespace
+
 int BindUdp(const std::string& host, int port, int* bound_port,
             std::string* error) {
   AddrInfoPtr ai = ResolveUdp(host, port, true, error);
   if (ai == nullptr) {
     return -1;
   }
-  int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  int one = 1;
-  if (fd < 0 ||
-      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-      bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+
+  // The per-client sockets share the listening port (SO_REUSEPORT, same
+  // user only). First make sure nobody holds the port: a second server,
+  // of this user or another, must fail here as a TCP one would, not share
+  // the clients. Port 0: a few tries, in case another program takes the
+  // port between the check and the bind.
+  int fd = -1;
+  for (int attempt = 0; fd < 0 && attempt < (port == 0 ? 5 : 1); attempt++) {
+    int fresh = ClaimFreshPort(ai.get());
+    if (fresh < 0) {
+      break;
+    }
+    SetPort(ai.get(), fresh);
+    fd = BindReusePort(ai.get());
+    SetPort(ai.get(), port);
+  }
+  if (fd < 0) {
     *error = "cannot bind UDP " + host + ":" + std::to_string(port) + ": " +
              std::strerror(errno);
-    if (fd >= 0) {
-      close(fd);
-    }
     return -1;
   }
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  *bound_port = addr.ss_family == AF_INET6
-                    ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
-                    : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  *bound_port = PortOf(fd);
   return fd;
 }
 
@@ -166,7 +229,7 @@ int AcceptUdpPeer(int listen_fd, const BIO_ADDR* peer) {
       socket(local.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   int one = 1;
   if (fd < 0 ||
-      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
       bind(fd, reinterpret_cast<sockaddr*>(&local), local_len) != 0 ||
       connect(fd, reinterpret_cast<sockaddr*>(&remote), remote_len) != 0) {
     if (fd >= 0) {

@@ -18,8 +18,10 @@ namespace onem2m::cli {
 using Clock = std::chrono::steady_clock;
 
 // BindUdp opens a non-blocking UDP socket bound to host:port with
-// SO_REUSEADDR, so that per-client sockets can share its port. Returns the
-// fd, or -1 with |error| set; |bound_port| gets the port (for port 0).
+// SO_REUSEPORT, so that per-client sockets can share its port (Linux lets
+// only the same user share it), after checking that no other socket holds
+// the port. Returns the fd, or -1 with |error| set ("Address already in
+// use" for a taken port); |bound_port| gets the port (for port 0).
 int BindUdp(const std::string& host, int port, int* bound_port,
             std::string* error);
 
