@@ -113,6 +113,51 @@ TEST(CliConfigTest, WrongModulePathNamesTheProviderAndWhy) {
 }
 
 // Every known answer through `derive` and a keystore file.
+// An output option naming the command's own input would replace the Root
+// Keys with PSKs or a session: refused, and the input is left as it was.
+TEST(CliOutputTest, NoCommandWritesOverTheKeystoreOrRootKeyItReads) {
+  ScopedTempDir dir;
+  const std::string line = kKeyId + ":" + kRootHex + "\n";
+  std::string keys = dir.WriteFile("keys", line);
+  std::string root = dir.WriteFile("root", kRootHex + "\n");
+  // A second name for the keystore: the check is by file, not by name.
+  std::string alias = dir.path() + "/alias";
+  ASSERT_EQ(link(keys.c_str(), alias.c_str()), 0);
+
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+    std::string victim;
+  };
+  const Case cases[] = {
+      {{"export", "--keystore", keys, "--format", "gnutls", "--out", keys},
+       "refusing to write --out " + keys + ": it is the --keystore",
+       keys},
+      {{"export", "--keystore", keys, "--format", "gnutls", "--out", alias},
+       "refusing to write --out " + alias + ": it is the --keystore",
+       keys},
+      {{"derive", "--keystore", keys, "--key-id", kKeyId, "--version", "3",
+        "--session-out", keys},
+       "refusing to write --session-out " + keys + ": it is the --keystore",
+       keys},
+      {{"derive", "--root-key-file", root, "--key-id", kKeyId, "--version", "1",
+        "--session-out", root},
+       "refusing to write --session-out " + root +
+           ": it is the --root-key-file",
+       root},
+  };
+  for (const Case& c : cases) {
+    std::string before = ReadFile(c.victim);
+    CommandResult r = Cli(c.args);
+    EXPECT_EQ(r.exit_code, 1) << c.args[0];
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("would destroy its Root Keys; name another file"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(ReadFile(c.victim), before) << c.args[0];
+  }
+}
+
 class CliDeriveVectorTest : public ::testing::TestWithParam<KnownAnswer> {};
 
 TEST_P(CliDeriveVectorTest, PrintsTheVectorIdentityAndPsk) {

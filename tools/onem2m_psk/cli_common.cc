@@ -221,6 +221,26 @@ ONEM2M_KEYSTORE* OpenKeystore(const ParsedArgs& args,
   return ks;
 }
 
+bool IsOneOfTheInputs(const ParsedArgs& args, const std::string& option,
+                      const std::string& path) {
+  struct stat out {};
+  if (stat(path.c_str(), &out) != 0) {
+    return false;  // not there yet: it cannot be an input
+  }
+  for (const char* input : {"keystore", "root-key-file"}) {
+    struct stat in {};
+    if (args.Has(input) && stat(args.Get(input).c_str(), &in) == 0 &&
+        in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+      Fail("refusing to write --" + option + " " + path + ": it is the --" +
+           input +
+           " this command reads, and writing it would destroy its "
+           "Root Keys; name another file");
+      return true;
+    }
+  }
+  return false;
+}
+
 bool WriteSessionPem(const std::string& path, SSL_SESSION* session) {
   // O_NOFOLLOW: a symbolic link planted at |path| is refused, not followed
   // to overwrite its target with secrets.

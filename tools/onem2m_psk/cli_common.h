@@ -91,6 +91,12 @@ ONEM2M_KEYSTORE* OpenKeystore(const ParsedArgs& args,
 // others. Prints the reason and returns false on failure.
 bool ReadRootKeyFile(const std::string& path, SecretBuffer* root_key);
 
+// IsOneOfTheInputs tells, printing why, whether |path| (the file that
+// option --|option| writes) is a file this command reads: the --keystore
+// file or the --root-key-file. Writing there would destroy the Root Keys.
+bool IsOneOfTheInputs(const ParsedArgs& args, const std::string& option,
+                      const std::string& path);
+
 // WriteSessionPem writes |session| as PEM to |path|, created or truncated
 // with mode 0600 (a session holds secrets). Prints and returns false on
 // failure.

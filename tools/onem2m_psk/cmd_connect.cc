@@ -325,7 +325,8 @@ int RunConnect(const ParsedArgs& args) {
                    "onem2m-psk: warning: the server offered no resumable "
                    "session; %s not written\n",
                    args.Get("sess-out").c_str());
-    } else if (!WriteSessionPem(args.Get("sess-out"), session.get())) {
+    } else if (IsOneOfTheInputs(args, "sess-out", args.Get("sess-out")) ||
+               !WriteSessionPem(args.Get("sess-out"), session.get())) {
       status = kExitFailure;
     }
   }

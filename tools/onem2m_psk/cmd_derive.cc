@@ -67,7 +67,8 @@ int RunDerive(const ParsedArgs& args) {
     return kExitFailure;
   }
   if (args.Has("session-out") &&
-      !WriteSessionFile(args.Get("session-out"), psk, *v)) {
+      (IsOneOfTheInputs(args, "session-out", args.Get("session-out")) ||
+       !WriteSessionFile(args.Get("session-out"), psk, *v))) {
     return kExitFailure;
   }
 

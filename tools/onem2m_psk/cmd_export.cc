@@ -230,6 +230,9 @@ int RunExport(const ParsedArgs& args) {
   }
 
   if (args.Has("out")) {
+    if (IsOneOfTheInputs(args, "out", args.Get("out"))) {
+      return kExitFailure;
+    }
     return WritePrivateFile(args.Get("out"), text) ? kExitOk : kExitFailure;
   }
   std::fwrite(text.data(), 1, text.size(), stdout);
