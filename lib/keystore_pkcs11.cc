@@ -145,6 +145,17 @@ bool ReadPinFile(const std::string& path, SecretBuffer* pin) {
                  path.c_str(), std::strerror(errno));
     return false;
   }
+  // Like a keystore file: a PIN that others can read is no secret.
+  struct stat st {};
+  if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) {
+    close(fd);
+    ONEM2M_RAISE(ONEM2M_R_KEYSTORE_PERMISSIONS,
+                 "PIN file %s has mode %04o, which lets group or others "
+                 "read it; run chmod 600 %s",
+                 path.c_str(), static_cast<unsigned>(st.st_mode & 07777),
+                 path.c_str());
+    return false;
+  }
   SecretBuffer buffer(kMaxPinLength + 1);
   size_t used = 0;
   while (used < buffer.size()) {

@@ -612,6 +612,15 @@ TEST_F(Pkcs11FailureTest, PinSourceProblemsAreNamed) {
             "onem2m-psk: error: cannot open PKCS#11 keystore: cannot open PIN "
             "file " +
                 missing + ": No such file or directory\n");
+  std::string open_pin = token_.dir().WriteFile("openpin", kPin, 0644);
+  r = Cli(token_, {"check", "--keystore", uri + open_pin});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err,
+            "onem2m-psk: error: cannot open PKCS#11 keystore: PIN file " +
+                open_pin +
+                " has mode 0644, which lets group or others read it; run "
+                "chmod 600 " +
+                open_pin + "\n");
   std::string empty = token_.dir().WriteFile("empty", "\n");
   r = Cli(token_, {"check", "--keystore", uri + empty});
   EXPECT_EQ(r.err,
@@ -666,6 +675,23 @@ TEST(Pkcs11CliTest, ImportSaysToDeleteTheFileAndIsAllOrNothing) {
                        "versions 1,2,3"),
             std::string::npos)
       << r.err;
+}
+
+// SoftHSM2 computes HMAC-SHA-384 only with keys of 48 octets or more: a
+// 32-octet Root Key keeps versions 1 and 2, and import says so at once.
+TEST(Pkcs11CliTest, ImportWarnsWhenTheTokenNarrowsAKeysVersions) {
+  SoftHsmToken token;
+  std::string file =
+      token.dir().WriteFile("keys", kKeyId + ":" + std::string(64, 'b') + "\n");
+  CommandResult r =
+      Cli(token, {"import", "--keystore", file, "--pkcs11", token.Uri()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err,
+            "onem2m-psk: warning: " + kKeyId +
+                ": the token derives only versions 1,2 with this 32-octet "
+                "Root Key, not 3 (its HMAC needs a key as long as the hash); "
+                "its clients must use --version 2 or lower, or give it a new "
+                "key of 48 octets or more (genkey --bytes 48)\n");
 }
 
 TEST(Pkcs11CliTest, GenkeyPrintsTheOneLineWhoseKeyTheTokenHolds) {
