@@ -396,6 +396,15 @@ TEST_F(CliServeTest, WrongKeyIsRefusedInWordsAndTheServerKeepsServing) {
       << r.err;
   EXPECT_TRUE(server->WaitForOutput("reason=\"wrong Root Key"))
       << server->Output();
+  // A refused version looks the same to the client (spec section 7); the
+  // message says what to try unless --version is already pinned.
+  EXPECT_NE(r.err.find("; if the key is right, the server may refuse this "
+                       "KDF version: try a lower one with --version N\n"),
+            std::string::npos)
+      << r.err;
+  CommandResult pinned = Connect({"--version", "2"}, wrong_);
+  EXPECT_EQ(pinned.err.find("try a lower one"), std::string::npos)
+      << pinned.err;
   EXPECT_EQ(Connect({}).exit_code, 0);
   // The log never shows key bytes.
   EXPECT_EQ(server->Output().find("0001020304050607"), std::string::npos);

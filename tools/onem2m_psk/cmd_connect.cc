@@ -29,6 +29,19 @@ std::optional<int> ParseSeconds(const std::string& text) {
   return s >= 1 && s <= 3600 ? std::optional<int>(s) : std::nullopt;
 }
 
+// VersionHint adds to a rejected PSK what the client cannot tell apart: a
+// server refuses a KDF version (its own --versions, or a per-key limit
+// such as a token's) exactly as it refuses a wrong key (spec section 7).
+std::string VersionHint(SSL* ssl, bool pinned) {
+  const char* failure = ONEM2M_PSK_get0_failure(ssl);
+  if (pinned || failure == nullptr ||
+      std::string_view(failure).rfind("PSK rejected by peer", 0) != 0) {
+    return "";
+  }
+  return "; if the key is right, the server may refuse this KDF version: "
+         "try a lower one with --version N";
+}
+
 // ExplainFailure says why SSL_connect failed, in words a user can act on.
 std::string ExplainFailure(SSL* ssl, int rc) {
   int err = SSL_get_error(ssl, rc);
@@ -265,7 +278,8 @@ int RunConnect(const ParsedArgs& args) {
   } else {
     int rc = SSL_connect(ssl.get());
     if (rc != 1) {
-      std::string why = ExplainFailure(ssl.get(), rc);
+      std::string why = ExplainFailure(ssl.get(), rc) +
+                        VersionHint(ssl.get(), args.Has("version"));
       close(fd);
       return Fail("handshake with " + args.positional[0] + " failed: " + why);
     }

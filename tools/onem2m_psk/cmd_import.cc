@@ -96,10 +96,30 @@ int RunImport(const ParsedArgs& args) {
               return a.key_id < b.key_id;
             });
   bool ok = token->Import(entries);
-  ONEM2M_KEYSTORE_free(ks);
   if (!ok) {
+    ONEM2M_KEYSTORE_free(ks);
     return FailWithErrors("import into the token failed");
   }
+
+  // A short key loses the versions the token cannot compute with it: say
+  // so now, not when a default client (version 3) is refused.
+  for (const ImportEntry& e : entries) {
+    std::optional<VersionSet> allowed = token->AllowedVersions(e.key_id);
+    VersionSet lost = e.key->versions & ~VersionBit(0) & ~allowed.value_or(0);
+    if (lost != 0) {
+      std::fprintf(stderr,
+                   "onem2m-psk: warning: %s: the token derives only versions "
+                   "%s with this %zu-octet Root Key, not %s (its HMAC needs "
+                   "a key as long as the hash); its clients must use "
+                   "--version %u or lower, or give it a new key of 48 "
+                   "octets or more (genkey --bytes 48)\n",
+                   e.key_id.c_str(),
+                   FormatVersionSet(allowed.value_or(0)).c_str(),
+                   e.key->root_key.size(), FormatVersionSet(lost).c_str(),
+                   HighestVersion(allowed.value_or(VersionBit(1))));
+    }
+  }
+  ONEM2M_KEYSTORE_free(ks);
 
   std::printf(
       "imported %zu key%s into the token; they cannot be read out of it.\n"
