@@ -34,8 +34,8 @@ cleanup() {
     wait "$server_pid" 2>/dev/null || true
   fi
   if [ -n "${ONEM2M_DEMO_KEEP:-}" ]; then
-    cp "$work/keys" "$work/serve.out" "$work/serve.log" \
-      "$ONEM2M_DEMO_KEEP/" 2>/dev/null || true
+    cp "$work/keys" "$work/serve.out" "$work/serve.log" "$work/dtls.out" \
+      "$work/dtls.log" "$ONEM2M_DEMO_KEEP/" 2>/dev/null || true
   fi
   rm -rf "$work"
 }
@@ -51,20 +51,39 @@ echo "   $work/keys (mode $(stat -c %a "$work/keys")); contents stay secret"
 step "checking it: onem2m-psk check (fingerprints, never keys)"
 "$CLI" check --keystore "$work/keys"
 
+# start_server NAME [serve options...] starts onem2m-psk serve on a free
+# loopback port, output in $work/NAME.out and NAME.log; sets server_pid
+# and port.
+start_server() {
+  local name=$1
+  shift
+  : >"$work/$name.out"
+  "$CLI" serve --keystore "$work/keys" --accept 127.0.0.1:0 "$@" \
+    >"$work/$name.out" 2>"$work/$name.log" &
+  server_pid=$!
+  port=
+  for _ in $(seq 200); do
+    port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' \
+      "$work/$name.out")
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { cat "$work/$name.out" "$work/$name.log"; exit 1; }
+  cat "$work/$name.out"
+}
+
+# stop_server NAME stops it and shows its summary and last log lines.
+stop_server() {
+  kill "$server_pid"
+  wait "$server_pid" || true
+  server_pid=
+  tail -n 1 "$work/$1.out"
+  echo "   the server's last log lines:"
+  tail -n 3 "$work/$1.log" | sed 's/^onem2m-psk serve: /   /'
+}
+
 step "starting onem2m-psk serve on 127.0.0.1 (a free port)"
-: >"$work/serve.out"
-"$CLI" serve --keystore "$work/keys" --accept 127.0.0.1:0 \
-  >"$work/serve.out" 2>"$work/serve.log" &
-server_pid=$!
-port=
-for _ in $(seq 200); do
-  port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' \
-    "$work/serve.out")
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { cat "$work/serve.out" "$work/serve.log"; exit 1; }
-cat "$work/serve.out"
+start_server serve
 
 results=()
 record() { results+=("$(printf '%-34s %-8s %-7s %s' "$1" "$2" "$3" "$4")"); }
@@ -121,12 +140,23 @@ else
 fi
 
 step "stopping the server (PID $server_pid)"
-kill "$server_pid"
-wait "$server_pid" || true
-server_pid=
-tail -n 1 "$work/serve.out"
-echo "   the server's last log lines:"
-tail -n 3 "$work/serve.log" | sed 's/^onem2m-psk serve: /   /'
+stop_server serve
+
+step "DTLS 1.2 (CoAP devices): serve --dtls, connect --dtls with a CoAP GET"
+start_server dtls --dtls
+for v in 1 2 3; do
+  if out=$("$CLI" connect --dtls --keystore "$work/keys" --key-id "$key_id" \
+      --version "$v" --coap-get / "127.0.0.1:$port" 2>&1) &&
+      grep -q "^coap response: ACK 2.05" <<<"$out"; then
+    suite=$(sed -n 's/^suite: *//p' <<<"$out")
+    record "onem2m-psk connect --dtls" "dtls1_2" "v$v" "ok ($suite, CoAP 2.05)"
+  else
+    record "onem2m-psk connect --dtls" "dtls1_2" "v$v" "FAILED: $out"
+  fi
+done
+echo "$out"
+step "stopping the DTLS server (PID $server_pid)"
+stop_server dtls
 
 step "summary"
 printf '%-34s %-8s %-7s %s\n' "client" "protocol" "version" "result"
