@@ -158,6 +158,46 @@ TEST(CliOutputTest, NoCommandWritesOverTheKeystoreOrRootKeyItReads) {
   }
 }
 
+// Mistakes on the command line name themselves, not a later symptom.
+TEST(CliUsageTest, MistakesAreNamedForWhatTheyAre) {
+  ScopedTempDir dir;
+  std::string keys = dir.WriteFile("keys", kKeyId + ":" + kRootHex + "\n");
+  CommandResult r = Cli({"check", "--keystore", keys, "extra"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("check takes no positional argument (got 'extra'); "
+                       "give the keystore as --keystore FILE|URI"),
+            std::string::npos)
+      << r.err;
+
+  // An unknown profile, with an IP host that the profile would refuse:
+  // the profile is what is wrong.
+  r = Cli({"connect", "--key-id", kKeyId, "--keystore", keys, "--profile",
+           "foo", "127.0.0.1:1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--profile takes onem2m (TS-0003 clause 10.2)"),
+            std::string::npos)
+      << r.err;
+}
+
+// A server whose keystore is empty starts (keys may come with a reload)
+// but says that it will refuse everyone until then.
+TEST(CliServeStartTest, AnEmptyKeystoreStartsWithAWarning) {
+  ScopedTempDir dir;
+  std::string keys = dir.WriteFile("keys", "# none yet\n");
+  BackgroundProcess server(
+      {CliBin(), "serve", "--keystore", keys, "--accept", "127.0.0.1:0"});
+  EXPECT_TRUE(
+      server.WaitForOutput("(TLS 1.2 and 1.3, KDF versions 1,2,3, 0 "
+                           "keys)"))
+      << server.Output();
+  EXPECT_TRUE(server.WaitForOutput(
+      "onem2m-psk serve: warning: the keystore " + keys +
+      " holds no keys: every client will be refused until keys are added "
+      "and the server reloads (SIGHUP)"))
+      << server.Output();
+  server.Stop();
+}
+
 class CliDeriveVectorTest : public ::testing::TestWithParam<KnownAnswer> {};
 
 TEST_P(CliDeriveVectorTest, PrintsTheVectorIdentityAndPsk) {

@@ -9,7 +9,13 @@ namespace onem2m::cli {
 namespace {
 
 int RunCheck(const ParsedArgs& args) {
-  if (!args.positional.empty() || !args.Has("keystore")) {
+  if (!args.positional.empty()) {
+    return Usage("check takes no positional argument (got '" +
+                 args.positional[0] +
+                 "'); give the keystore as --keystore "
+                 "FILE|URI");
+  }
+  if (!args.Has("keystore")) {
     return Usage("check needs --keystore FILE|URI");
   }
   std::string location = args.Get("keystore");

@@ -211,6 +211,9 @@ int RunConnect(const ParsedArgs& args) {
   if (args.Has("coap-get") && !dtls) {
     return Usage("--coap-get needs --dtls");
   }
+  if (args.Has("profile") && args.Get("profile") != "onem2m") {
+    return Usage("--profile takes onem2m (TS-0003 clause 10.2)");
+  }
   std::string sni_error;
   std::string server_name = ServerName(args, host, &sni_error);
   if (!sni_error.empty()) {

@@ -343,15 +343,23 @@ int RunServe(const ParsedArgs& args) {
 
   std::printf(
       "onem2m-psk serve: listening on %s:%d (%s%s, KDF versions %s, "
-      "%zu keys)\n",
+      "%zu key%s)\n",
       host.c_str(), bound_port,
       dtls                                        ? "DTLS 1.2 over UDP"
       : args.Has("tls1_2") || args.Has("profile") ? "TLS 1.2"
       : args.Has("tls1_3")                        ? "TLS 1.3"
                                                   : "TLS 1.2 and 1.3",
       args.Has("profile") ? ", profile onem2m" : "",
-      FormatVersionSet(versions).c_str(), ONEM2M_KEYSTORE_count(ks));
+      FormatVersionSet(versions).c_str(), ONEM2M_KEYSTORE_count(ks),
+      ONEM2M_KEYSTORE_count(ks) == 1 ? "" : "s");
   std::fflush(stdout);
+  if (ONEM2M_KEYSTORE_count(ks) == 0) {
+    std::fprintf(stderr,
+                 "onem2m-psk serve: warning: the keystore %s holds no keys: "
+                 "every client will be refused until keys are added and "
+                 "the server reloads (SIGHUP)\n",
+                 args.Get("keystore").c_str());
+  }
 
   // Accept until a stop signal; each client on its own thread. A reload
   // runs on its own thread too, so that parsing a large file does not stop
