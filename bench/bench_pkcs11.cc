@@ -5,6 +5,7 @@
 // directory; if that fails the rows say why and the other benchmarks run.
 
 #include <benchmark/benchmark.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -67,6 +68,7 @@ bool MakeToken(Token* token, std::string* uri, std::string* error) {
   std::fclose(f);
   std::fprintf(p, "1234\n");
   std::fclose(p);
+  chmod(pin.c_str(), 0600);  // a PIN file others can read is refused
   setenv("SOFTHSM2_CONF", conf.c_str(), 1);
   if (access(kSoftHsm, R_OK) != 0 ||
       std::system("softhsm2-util --init-token --free --label bench --pin "
@@ -80,6 +82,24 @@ bool MakeToken(Token* token, std::string* uri, std::string* error) {
   return true;
 }
 
+// LastErrorText is the newest error's reason and text (the library's
+// message), and clears the queue.
+std::string LastErrorText() {
+  const char* data = nullptr;
+  int flags = 0;
+  unsigned long e = ERR_peek_last_error_data(&data, &flags);
+  std::string text = e == 0 ? "no error recorded" : "";
+  if (e != 0) {
+    const char* reason = ERR_reason_error_string(e);
+    text = reason != nullptr ? reason : "error";
+    if (data != nullptr && (flags & ERR_TXT_STRING) != 0) {
+      text += std::string(": ") + data;
+    }
+  }
+  ERR_clear_error();
+  return text;
+}
+
 void AddFailure(const std::string& what, const std::string& error) {
   AddRow({"pkcs11", what, "SKIPPED: " + error, "", "", "", ""});
 }
@@ -91,9 +111,14 @@ void BM_Pkcs11(benchmark::State& state) {
   std::string error;
   Token token;
   std::string uri;
+  // Every failure skips this benchmark (Google Benchmark aborts on a
+  // return without it) and leaves a SKIPPED row saying why.
+  auto fail = [&state](const std::string& what, const std::string& why) {
+    state.SkipWithError((what + ": " + why).c_str());
+    AddFailure(what, why);
+  };
   if (!MakeToken(&token, &uri, &error)) {
-    state.SkipWithError(error.c_str());
-    AddFailure("token setup", error);
+    fail("token setup", error);
     return;
   }
 
@@ -105,7 +130,7 @@ void BM_Pkcs11(benchmark::State& state) {
     RAND_bytes(entry.root_key.data(), 64);
     std::FILE* f = std::fopen(path.c_str(), "w");
     if (f == nullptr) {
-      AddFailure("keystore file", "cannot write " + path);
+      fail("keystore file", "cannot write " + path);
       return;
     }
     std::fprintf(f, "%s:", id.c_str());
@@ -119,11 +144,12 @@ void BM_Pkcs11(benchmark::State& state) {
   KeystorePtr file(ONEM2M_KEYSTORE_open(path.c_str()));
   std::unique_ptr<Pkcs11Keystore> made = MakePkcs11Keystore(uri);
   if (file == nullptr || made == nullptr) {
-    AddFailure("open", "cannot open the file keystore or the token");
+    fail("open",
+         "cannot open the file keystore or the token: " + LastErrorText());
     return;
   }
   if (!made->Import({ImportEntry{id, &entry}})) {
-    AddFailure("import", "the token refused the key");
+    fail("import", "the token refused the key: " + LastErrorText());
     return;
   }
   KeystorePtr in_token(new onem2m_keystore_st);
@@ -142,7 +168,7 @@ void BM_Pkcs11(benchmark::State& state) {
   if (!token_pair.server || !file_pair.server || !token_pair.client ||
       !file_pair.client ||
       !Handshake(token_pair.server.get(), token_pair.client.get(), &error)) {
-    AddFailure("handshake setup", error);
+    fail("handshake setup", error);
     return;
   }
   Onem2mKdf kdf = FetchOnem2mKdf(nullptr, nullptr, ONEM2M_KDF_PSK);
@@ -175,14 +201,12 @@ void BM_Pkcs11(benchmark::State& state) {
   runner.AddPair(handshake(&token_pair), handshake(&file_pair));
   runner.AddPair(derive(in_token->impl.get()), derive(file->impl.get()));
   if (!runner.Calibrate(settings.round_ns)) {
-    state.SkipWithError(runner.error().c_str());
-    AddFailure("calibration", runner.error());
+    fail("calibration", runner.error());
     return;
   }
   for (auto _ : state) {
     if (!runner.RunRound()) {
-      state.SkipWithError(runner.error().c_str());
-      AddFailure("run", runner.error());
+      fail("run", runner.error());
       return;
     }
   }

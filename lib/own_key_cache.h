@@ -62,7 +62,7 @@ class OwnKeyCache {
   struct Entry {
     std::string key_id;
     uint64_t generation = 0;
-    std::optional<VersionSet> allowed;  // unset until read
+    std::optional<VersionSet> allowed;              // unset until read
     std::array<SecretBuffer, kMaxVersion + 1> psk;  // empty until derived
   };
 
