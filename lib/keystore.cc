@@ -24,25 +24,10 @@ namespace onem2m {
 
 namespace {
 
-// The HMAC message of Fingerprint().
-constexpr std::string_view kFingerprintLabel = "oneM2M key fingerprint";
+// The octets of the HMAC that a fingerprint shows.
 constexpr size_t kFingerprintOctets = 8;
 
 constexpr std::string_view kBase64Prefix = "base64:";
-
-// HexValue returns the value of hex digit |c|, or -1.
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 // Base64Value returns the 6-bit value of a character of the standard
 // alphabet (RFC 4648 section 4), or -1 (also for the pad '=').
@@ -223,6 +208,12 @@ std::string Fingerprint(const SecretBuffer& root_key) {
     return std::string();
   }
 
+  std::string out = FormatFingerprint(mac);
+  OPENSSL_cleanse(mac, sizeof(mac));
+  return out;
+}
+
+std::string FormatFingerprint(const unsigned char* mac) {
   static const char kDigits[] = "0123456789abcdef";
   std::string out;
   for (size_t i = 0; i < kFingerprintOctets; i++) {
@@ -232,7 +223,6 @@ std::string Fingerprint(const SecretBuffer& root_key) {
     out += kDigits[mac[i] >> 4];
     out += kDigits[mac[i] & 0x0f];
   }
-  OPENSSL_cleanse(mac, sizeof(mac));
   return out;
 }
 

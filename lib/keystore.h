@@ -113,6 +113,12 @@ bool DecodeRootKey(std::string_view text, SecretBuffer* root_key,
 // reveals nothing usable about the key.
 std::string Fingerprint(const SecretBuffer& root_key);
 
+// kFingerprintLabel is the HMAC message of Fingerprint(), for a store that
+// computes the HMAC elsewhere (a token); FormatFingerprint turns that
+// HMAC's first octets into the fingerprint.
+inline constexpr std::string_view kFingerprintLabel = "oneM2M key fingerprint";
+std::string FormatFingerprint(const unsigned char* mac);
+
 // ParseKeystoreText parses a whole keystore file's text into |table|.
 // |name| is used in messages ("name:line: ..."). On the first error it
 // raises it (KEYSTORE_SYNTAX, KEYSTORE_DUPLICATE, INVALID_KEY_ID or

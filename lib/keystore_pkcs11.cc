@@ -26,10 +26,6 @@ namespace onem2m {
 
 namespace {
 
-// The HMAC message of Fingerprint() (keystore.cc computes the same).
-constexpr std::string_view kFingerprintLabel = "oneM2M key fingerprint";
-constexpr size_t kFingerprintOctets = 8;
-
 // The PIN file is short; anything longer is not a PIN file.
 constexpr size_t kMaxPinLength = 256;
 
@@ -387,16 +383,7 @@ class TokenKeystore final : public Pkcs11Keystore {
     if (!Sign(CKM_SHA256_HMAC, std::string(kFingerprintLabel), &mac, key_id)) {
       return std::string();
     }
-    static const char kDigits[] = "0123456789abcdef";
-    std::string out;
-    for (size_t i = 0; i < kFingerprintOctets; i++) {
-      if (i != 0) {
-        out += ':';
-      }
-      out += kDigits[mac.data()[i] >> 4];
-      out += kDigits[mac.data()[i] & 0x0f];
-    }
-    return out;
+    return FormatFingerprint(mac.data());
   }
 
   bool Import(const std::vector<ImportEntry>& entries) override {

@@ -14,19 +14,6 @@ namespace onem2m {
 
 namespace {
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 // PercentDecode decodes RFC 3986 section 2.1 "%XX" escapes of |value|.
 bool PercentDecode(std::string_view value, std::string* out) {
   out->clear();
@@ -38,8 +25,8 @@ bool PercentDecode(std::string_view value, std::string* out) {
     if (i + 2 >= value.size()) {
       return false;
     }
-    int hi = HexDigit(value[i + 1]);
-    int lo = HexDigit(value[i + 2]);
+    int hi = HexValue(value[i + 1]);
+    int lo = HexValue(value[i + 2]);
     if (hi < 0 || lo < 0) {
       return false;
     }

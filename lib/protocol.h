@@ -97,6 +97,21 @@ std::optional<VersionSet> ParseHint(std::string_view hint);
 // HighestVersion returns the highest version in a non-empty |set|.
 Version HighestVersion(VersionSet set);
 
+// HexValue returns the value of hex digit |c| (either case), or -1: for
+// Root Keys in hex (spec section 8) and %XX escapes in URIs.
+inline int HexValue(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
 }  // namespace onem2m
 
 #endif  // ONEM2M_LIB_PROTOCOL_H_

@@ -337,6 +337,12 @@ bool SplitHostPort(const std::string& text, std::string* host, int* port) {
   return true;
 }
 
+std::string ProfileMistake(const ParsedArgs& args) {
+  return args.Has("profile") && args.Get("profile") != "onem2m"
+             ? "--profile takes onem2m (TS-0003 clause 10.2)"
+             : "";
+}
+
 namespace {
 
 // ApplyProfile applies --profile: the library's profile, which fixes the
@@ -349,49 +355,19 @@ bool ApplyProfile(SSL_CTX* ctx, const ParsedArgs& args) {
                       option));
     }
   }
-  if (args.Get("profile") != "onem2m") {
-    std::exit(Usage("--profile takes onem2m (TS-0003 clause 10.2)"));
+  if (std::string mistake = ProfileMistake(args); !mistake.empty()) {
+    std::exit(Usage(mistake));
   }
   if (!ONEM2M_PSK_CTX_set_profile(ctx, "onem2m")) {
     FailWithErrors("cannot apply --profile onem2m");
     return false;
   }
-  if (args.Has("groups") &&
-      !SSL_CTX_set1_groups_list(ctx, args.Get("groups").c_str())) {
-    ERR_clear_error();
-    Fail("--groups " + args.Get("groups") + " names an unknown group");
-    return false;
-  }
   return true;
 }
 
-}  // namespace
-
-std::vector<OptionSpec> ProtocolOptionSpecs() {
-  return {
-      {"dtls", false, "DTLS 1.2 over UDP instead of TLS over TCP"},
-      {"tls1_2", false, "TLS 1.2 only (with --dtls: DTLS 1.2, the only one)"},
-      {"tls1_3", false, "TLS 1.3 only"},
-      {"cipher", true,
-       "TLS 1.2 / DTLS 1.2 suites, OpenSSL syntax (default: ECDHE-PSK and "
-       "PSK suites, no NULL or SHA-1)"},
-      {"ciphersuites", true, "TLS 1.3 suites, OpenSSL syntax"},
-      {"groups", true, "key exchange groups, e.g. X25519:P-256"},
-      {"profile", true,
-       "onem2m: only what TS-0003 clause 10.2 names (TLS 1.2 with "
-       "PSK-AES128-CBC-SHA256; with --dtls, DTLS 1.2 with PSK-AES128-CCM8)"},
-  };
-}
-
-bool ApplyProtocolOptions(SSL_CTX* ctx, const ParsedArgs& args) {
-  if (args.Has("tls1_2") && args.Has("tls1_3")) {
-    std::exit(
-        Usage("--tls1_2 and --tls1_3 exclude each other; give "
-              "neither for both"));
-  }
-  if (args.Has("profile")) {
-    return ApplyProfile(ctx, args);
-  }
+// ApplyVersionsAndSuites applies --dtls, --tls1_2, --tls1_3, --cipher and
+// --ciphersuites (without a profile).
+bool ApplyVersionsAndSuites(SSL_CTX* ctx, const ParsedArgs& args) {
   bool dtls = args.Has("dtls");
   if (dtls && (args.Has("tls1_3") || args.Has("ciphersuites"))) {
     std::exit(
@@ -424,6 +400,40 @@ bool ApplyProtocolOptions(SSL_CTX* ctx, const ParsedArgs& args) {
     ERR_clear_error();
     Fail("--ciphersuites " + args.Get("ciphersuites") +
          " is not a list of TLS 1.3 suites OpenSSL knows");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<OptionSpec> ProtocolOptionSpecs() {
+  return {
+      {"dtls", false, "DTLS 1.2 over UDP instead of TLS over TCP"},
+      {"tls1_2", false, "TLS 1.2 only (with --dtls: DTLS 1.2, the only one)"},
+      {"tls1_3", false, "TLS 1.3 only"},
+      {"cipher", true,
+       "TLS 1.2 / DTLS 1.2 suites, OpenSSL syntax (default: ECDHE-PSK and "
+       "PSK suites, no NULL or SHA-1)"},
+      {"ciphersuites", true, "TLS 1.3 suites, OpenSSL syntax"},
+      {"groups", true, "key exchange groups, e.g. X25519:P-256"},
+      {"profile", true,
+       "onem2m: only what TS-0003 clause 10.2 names (TLS 1.2 with "
+       "PSK-AES128-CBC-SHA256; with --dtls, DTLS 1.2 with PSK-AES128-CCM8)"},
+  };
+}
+
+bool ApplyProtocolOptions(SSL_CTX* ctx, const ParsedArgs& args) {
+  if (args.Has("tls1_2") && args.Has("tls1_3")) {
+    std::exit(
+        Usage("--tls1_2 and --tls1_3 exclude each other; give "
+              "neither for both"));
+  }
+  if (args.Has("profile")) {
+    if (!ApplyProfile(ctx, args)) {
+      return false;
+    }
+  } else if (!ApplyVersionsAndSuites(ctx, args)) {
     return false;
   }
   if (args.Has("groups") &&

@@ -114,6 +114,10 @@ bool DeriveOrExplain(ONEM2M_KEYSTORE* ks, EVP_KDF* kdf,
 // SplitHostPort parses "HOST:PORT" (HOST may be [v6]). Port 0..65535.
 bool SplitHostPort(const std::string& text, std::string* host, int* port);
 
+// ProfileMistake returns the usage message for a --profile other than
+// onem2m, or "" when --profile is absent or right.
+std::string ProfileMistake(const ParsedArgs& args);
+
 // ApplyProtocolOptions applies --tls1_2 / --tls1_3 / --cipher /
 // --ciphersuites / --groups to |ctx|; prints and returns false on failure.
 bool ApplyProtocolOptions(SSL_CTX* ctx, const ParsedArgs& args);

@@ -211,8 +211,9 @@ int RunConnect(const ParsedArgs& args) {
   if (args.Has("coap-get") && !dtls) {
     return Usage("--coap-get needs --dtls");
   }
-  if (args.Has("profile") && args.Get("profile") != "onem2m") {
-    return Usage("--profile takes onem2m (TS-0003 clause 10.2)");
+  // A wrong --profile first: the SNI rule below depends on it.
+  if (std::string mistake = ProfileMistake(args); !mistake.empty()) {
+    return Usage(mistake);
   }
   std::string sni_error;
   std::string server_name = ServerName(args, host, &sni_error);

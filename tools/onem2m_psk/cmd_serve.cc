@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -57,6 +58,22 @@ struct ServerStats {
   // the listening socket before the peer's own socket was connected) is
   // dropped rather than given a second association.
   std::set<std::string> dtls_peers;
+
+  // TrackFd adds |fd| to |fds|; the function it returns takes it out and
+  // closes it (out first: the number may be reused at once).
+  std::function<void()> TrackFd(int fd) {
+    {
+      std::lock_guard<std::mutex> lock(fds_mutex);
+      fds.insert(fd);
+    }
+    return [this, fd] {
+      {
+        std::lock_guard<std::mutex> lock(fds_mutex);
+        fds.erase(fd);
+      }
+      close(fd);
+    };
+  }
 };
 
 // PeerKey names a DTLS peer by family, address and port.
@@ -119,18 +136,7 @@ std::string Greeting(SSL* ssl);
 
 // ServeClient runs one connection: handshake, greeting, close.
 void ServeClient(SSL_CTX* ctx, int fd, int timeout_ms, ServerStats* stats) {
-  {
-    std::lock_guard<std::mutex> lock(stats->fds_mutex);
-    stats->fds.insert(fd);
-  }
-  // Leave the set before closing: the number may be reused at once.
-  auto close_fd = [stats, fd] {
-    {
-      std::lock_guard<std::mutex> lock(stats->fds_mutex);
-      stats->fds.erase(fd);
-    }
-    close(fd);
-  };
+  std::function<void()> close_fd = stats->TrackFd(fd);
 
   SslPtr ssl(SSL_new(ctx));
   if (ssl == nullptr || !SSL_set_fd(ssl.get(), fd)) {
@@ -205,17 +211,7 @@ void AnswerDtlsClient(SSL* ssl, int fd) {
 // answer, close.
 void ServeDtlsClient(SSL* raw_ssl, int fd, int timeout_ms, ServerStats* stats) {
   SslPtr ssl(raw_ssl);
-  {
-    std::lock_guard<std::mutex> lock(stats->fds_mutex);
-    stats->fds.insert(fd);
-  }
-  auto close_fd = [stats, fd] {
-    {
-      std::lock_guard<std::mutex> lock(stats->fds_mutex);
-      stats->fds.erase(fd);
-    }
-    close(fd);
-  };
+  std::function<void()> close_fd = stats->TrackFd(fd);
 
   ERR_clear_error();
   auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -341,6 +337,7 @@ int RunServe(const ParsedArgs& args) {
   sigaction(SIGHUP, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  size_t key_count = ONEM2M_KEYSTORE_count(ks);
   std::printf(
       "onem2m-psk serve: listening on %s:%d (%s%s, KDF versions %s, "
       "%zu key%s)\n",
@@ -350,15 +347,12 @@ int RunServe(const ParsedArgs& args) {
       : args.Has("tls1_3")                        ? "TLS 1.3"
                                                   : "TLS 1.2 and 1.3",
       args.Has("profile") ? ", profile onem2m" : "",
-      FormatVersionSet(versions).c_str(), ONEM2M_KEYSTORE_count(ks),
-      ONEM2M_KEYSTORE_count(ks) == 1 ? "" : "s");
+      FormatVersionSet(versions).c_str(), key_count, key_count == 1 ? "" : "s");
   std::fflush(stdout);
-  if (ONEM2M_KEYSTORE_count(ks) == 0) {
-    std::fprintf(stderr,
-                 "onem2m-psk serve: warning: the keystore %s holds no keys: "
-                 "every client will be refused until keys are added and "
-                 "the server reloads (SIGHUP)\n",
-                 args.Get("keystore").c_str());
+  if (key_count == 0) {
+    LogLine("warning: the keystore " + args.Get("keystore") +
+            " holds no keys: every client will be refused until keys are "
+            "added and the server reloads (SIGHUP)");
   }
 
   // Accept until a stop signal; each client on its own thread. A reload

@@ -14,30 +14,11 @@
 #include <cstring>
 #include <memory>
 
+#include "net.h"
+
 namespace onem2m::cli {
 
 namespace {
-
-struct AddrInfoDeleter {
-  void operator()(addrinfo* ai) const { freeaddrinfo(ai); }
-};
-using AddrInfoPtr = std::unique_ptr<addrinfo, AddrInfoDeleter>;
-
-AddrInfoPtr ResolveUdp(const std::string& host, int port, bool passive,
-                       std::string* error) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_DGRAM;
-  hints.ai_flags = passive ? AI_PASSIVE : 0;
-  addrinfo* result = nullptr;
-  int rc =
-      getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &result);
-  if (rc != 0) {
-    *error = "cannot resolve " + host + ": " + gai_strerror(rc);
-    return nullptr;
-  }
-  return AddrInfoPtr(result);
-}
 
 // ToBioAddr converts a socket address into OpenSSL's form.
 bool ToBioAddr(const sockaddr_storage& addr, BIO_ADDR* out) {
@@ -152,7 +133,7 @@ void SetPort(addrinfo* ai, int port) {
 
 int BindUdp(const std::string& host, int port, int* bound_port,
             std::string* error) {
-  AddrInfoPtr ai = ResolveUdp(host, port, true, error);
+  AddrInfoPtr ai = Resolve(host, port, SOCK_DGRAM, true, error);
   if (ai == nullptr) {
     return -1;
   }
@@ -182,7 +163,7 @@ int BindUdp(const std::string& host, int port, int* bound_port,
 }
 
 int ConnectUdp(const std::string& host, int port, std::string* error) {
-  AddrInfoPtr ai = ResolveUdp(host, port, false, error);
+  AddrInfoPtr ai = Resolve(host, port, SOCK_DGRAM, false, error);
   if (ai == nullptr) {
     return -1;
   }

@@ -14,17 +14,11 @@
 
 namespace onem2m::cli {
 
-namespace {
-
-struct AddrInfoDeleter {
-  void operator()(addrinfo* ai) const { freeaddrinfo(ai); }
-};
-
-addrinfo* Resolve(const std::string& host, int port, bool passive,
-                  std::string* error) {
+AddrInfoPtr Resolve(const std::string& host, int port, int socktype,
+                    bool passive, std::string* error) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_socktype = socktype;
   hints.ai_flags = passive ? AI_PASSIVE : 0;
   addrinfo* result = nullptr;
   std::string service = std::to_string(port);
@@ -33,15 +27,12 @@ addrinfo* Resolve(const std::string& host, int port, bool passive,
     *error = "cannot resolve " + host + ": " + gai_strerror(rc);
     return nullptr;
   }
-  return result;
+  return AddrInfoPtr(result);
 }
-
-}  // namespace
 
 int Listen(const std::string& host, int port, int* bound_port,
            std::string* error) {
-  std::unique_ptr<addrinfo, AddrInfoDeleter> ai(
-      Resolve(host, port, true, error));
+  AddrInfoPtr ai = Resolve(host, port, SOCK_STREAM, true, error);
   if (ai == nullptr) {
     return -1;
   }
@@ -68,8 +59,7 @@ int Listen(const std::string& host, int port, int* bound_port,
 
 int Connect(const std::string& host, int port, int timeout_ms,
             std::string* error) {
-  std::unique_ptr<addrinfo, AddrInfoDeleter> ai(
-      Resolve(host, port, false, error));
+  AddrInfoPtr ai = Resolve(host, port, SOCK_STREAM, false, error);
   if (ai == nullptr) {
     return -1;
   }

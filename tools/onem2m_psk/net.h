@@ -3,9 +3,22 @@
 #ifndef ONEM2M_TOOLS_ONEM2M_PSK_NET_H_
 #define ONEM2M_TOOLS_ONEM2M_PSK_NET_H_
 
+#include <netdb.h>
+
+#include <memory>
 #include <string>
 
 namespace onem2m::cli {
+
+struct AddrInfoDeleter {
+  void operator()(addrinfo* ai) const { freeaddrinfo(ai); }
+};
+using AddrInfoPtr = std::unique_ptr<addrinfo, AddrInfoDeleter>;
+
+// Resolve looks host:port up for |socktype| (SOCK_STREAM or SOCK_DGRAM),
+// for binding when |passive|; nullptr with |error| set on failure.
+AddrInfoPtr Resolve(const std::string& host, int port, int socktype,
+                    bool passive, std::string* error);
 
 // Listen binds and listens on host:port; returns the fd or -1 with |error|
 // set. |bound_port| receives the port actually bound (for port 0).
